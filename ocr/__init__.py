@@ -1,0 +1,1 @@
+"""Photo -> reading: pure stages over numpy arrays and dataclasses (no web, no database)."""

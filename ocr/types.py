@@ -1,0 +1,101 @@
+"""Array aliases and the typed results every stage passes along."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+GrayImage = npt.NDArray[np.uint8]  # H x W, uint8
+ColorImage = npt.NDArray[np.uint8]  # H x W x 3, BGR uint8
+Quad = npt.NDArray[np.float32]  # 4 x 2 corner points, clockwise from top-left
+Homography = npt.NDArray[np.float64]  # 3 x 3
+Box = tuple[int, int, int, int]  # x, y, w, h in canonical page pixels
+
+# Classes of one digit box, in the order of the digit model's outputs.
+CLASSES: tuple[str, ...] = ("0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "X", "")
+X_CLASS = 10
+BLANK_CLASS = 11
+N_CLASSES = len(CLASSES)
+
+Status = Literal["ok", "review", "rejected"]
+
+
+@dataclass(frozen=True)
+class Page:
+    """A photo warped onto its template's canonical page, with how it was found."""
+
+    image: GrayImage  # canonical page, template units * scale
+    scale: float  # canonical pixels per template unit
+    homography: Homography  # photo (decoded size) -> canonical page
+    method: str  # which locator found it
+    photo_quad: Quad  # page corners in the decoded photo
+    identity: str | None = None  # QR payload, when one was read
+
+
+@dataclass(frozen=True)
+class BoxReading:
+    """One box: class probabilities and its geometry on the canonical page."""
+
+    box: Box
+    probs: npt.NDArray[np.float64]  # N_CLASSES, sums to 1
+
+    @property
+    def label(self) -> str:
+        return CLASSES[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+@dataclass
+class FieldReading:
+    """A field's value as read, how sure we are, and why it may need a person."""
+
+    name: str
+    value: int | None
+    confidence: float
+    status: Literal["ok", "review"]
+    reasons: list[str] = field(default_factory=list)
+    suggestion: int | None = None
+    kind: Literal["digits", "tick"] = "digits"
+    boxes: list[BoxReading] = field(default_factory=list)
+
+    def export(self) -> dict[str, object]:
+        return {
+            "value": self.value,
+            "confidence": round(float(self.confidence), 4),
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "suggestion": self.suggestion,
+        }
+
+
+@dataclass
+class FormReading:
+    """The whole reading of one photo, as `sipantau read` prints it."""
+
+    photo: str
+    template: str | None
+    status: Status
+    reasons: list[str] = field(default_factory=list)
+    fields: dict[str, FieldReading] = field(default_factory=dict)
+    ms: float = 0.0
+    tps: str | None = None
+    page: Page | None = None
+
+    def export(self) -> dict[str, object]:
+        out: dict[str, object] = {
+            "photo": self.photo,
+            "template": self.template,
+            "status": self.status,
+            "reasons": list(self.reasons),
+            "fields": {name: f.export() for name, f in self.fields.items()},
+            "ms": round(self.ms, 1),
+        }
+        if self.tps is not None:
+            out["tps"] = self.tps
+        return out

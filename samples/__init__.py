@@ -1,0 +1,1 @@
+"""Sample photos of filled forms, and the generator that makes them."""

