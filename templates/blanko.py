@@ -28,12 +28,17 @@ def digit_boxes(x: float, y: float, n: int = 3) -> list[list[float]]:
 
 
 def _race_column(
-    race_index: int, short: str, name: str, paslon: list[str], x0: float, y0: float
+    race_index: int, race_id: str, short: str, name: str, paslon: list[str], x0: float,
+    y0: float,
 ) -> tuple[list[FieldSpec], list[CheckSpec], list[TextSpec], list[LineSpec]]:
     col_w = 94.0
     box_x = x0 + col_w - 3 * BOX_W - 2 * BOX_GAP - 3.0
     letter = "AB"[race_index]
-    texts = [TextSpec(text=f"{letter}. {name.upper()}", x=x0, y=y0, size=3.0, bold=True)]
+    texts = [
+        TextSpec(text=f"{letter}. PEMILIHAN {race_id.upper()}", x=x0, y=y0 - 2.0, size=3.0,
+                 bold=True),
+        TextSpec(text=name, x=x0, y=y0 + 3.0, size=2.3),
+    ]
     lines: list[LineSpec] = []
     rows: list[tuple[str, str]] = [(f"{short}_pemilih", "Jumlah pemilih yang memilih")]
     rows += [(f"{short}_paslon_{i + 1}", f"Suara {p}") for i, p in enumerate(paslon)]
@@ -80,7 +85,8 @@ def build_blanko(election: Election) -> Template:
                  role="title"),
         TextSpec(text=f"{election.name.upper()} - {election.region.upper()}", x=PAGE_W / 2,
                  y=20.0, size=3.2, align="center"),
-        TextSpec(text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai diisi X.",
+        TextSpec(text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai "
+                      "diisi X.",
                  x=MARGIN + 2, y=44.0, size=2.4),
         TextSpec(text="Angka nol ditulis XXX.", x=MARGIN + 2, y=48.5, size=2.4),
         TextSpec(text="DPT (jumlah pemilih terdaftar) di TPS ini", x=MARGIN + 2, y=58.5, size=3.0,
@@ -88,8 +94,8 @@ def build_blanko(election: Election) -> Template:
         TextSpec(text="Situasi di TPS (beri tanda X):", x=MARGIN + 2, y=253.0, size=3.0, bold=True),
         TextSpec(text="Aman / kondusif", x=MARGIN + 14, y=262.0, size=2.8),
         TextSpec(text="Ada kejadian / insiden", x=MARGIN + 74, y=262.0, size=2.8),
-        TextSpec(text="Nama & tanda tangan pemantau: ........................................",
-                 x=MARGIN + 2, y=275.0, size=2.6),
+        TextSpec(text="Nama & tanda tangan pemantau: ..................................",
+                 x=MARGIN + MARK + 4, y=272.0, size=2.6),
     ]
     dpt_x = PAGE_W - MARGIN - 3 - 3 * BOX_W - 2 * BOX_GAP - 3
     fields = [FieldSpec(name="dpt", label="DPT di TPS", section="Identitas",
@@ -98,7 +104,7 @@ def build_blanko(election: Election) -> Template:
     lines = [LineSpec(rect=[MARGIN, 51.0, PAGE_W - 2 * MARGIN, 16.0], width=0.25, gray=110)]
     for i, race in enumerate(election.races):
         x0 = MARGIN + i * (PAGE_W - 2 * MARGIN) / 2 + (0 if i == 0 else 3.0)
-        f, ch, t, ln = _race_column(i, race.short, race.name, race.paslon, x0, 76.0)
+        f, ch, t, ln = _race_column(i, race.id, race.short, race.name, race.paslon, x0, 76.0)
         fields += f
         checks += ch
         texts += t

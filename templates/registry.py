@@ -1,4 +1,4 @@
-"""Finds and loads templates: the built-in ones shipped in `forms/`, and any registered by the desk."""
+"""Finds and loads templates: built-in ones shipped in `forms/`, and any the desk registered."""
 
 from __future__ import annotations
 

@@ -1,0 +1,250 @@
+"""Locate stage: find the form in the photo and warp it onto the template's canonical page."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.settings import LocateSettings
+from sipantau.ocr.types import GrayImage, Homography, Page, Quad
+from sipantau.templates.model import Template
+
+NOT_FOUND = ("form_not_found",
+             "formulir tidak ditemukan di foto; foto ulang dengan keempat sudut terlihat")
+THUMB_W = 124
+
+
+def canonical_scale(template: Template, settings: LocateSettings) -> float:
+    """Canonical pixels per template unit."""
+    return settings.canonical_width / template.page.width
+
+
+def canonical_size(template: Template, settings: LocateSettings) -> tuple[int, int]:
+    s = canonical_scale(template, settings)
+    return settings.canonical_width, int(round(template.page.height * s))
+
+
+def page_corners(template: Template) -> np.ndarray:
+    w, h = template.page.width, template.page.height
+    return np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
+
+
+def _warp(photo: GrayImage, H: Homography, size: tuple[int, int]) -> GrayImage:
+    return cv2.warpPerspective(photo, H, size, flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+
+
+def make_page(photo: GrayImage, template: Template, photo_to_units: Homography, method: str,
+              settings: LocateSettings, identity: str | None = None) -> Page:
+    """Build the Page from a homography that maps photo pixels to template units."""
+    s = canonical_scale(template, settings)
+    H = np.diag([s, s, 1.0]) @ photo_to_units
+    quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(photo_to_units))[0]
+    image = _warp(photo, H, canonical_size(template, settings))
+    return Page(image, s, H, method, quad.astype(np.float32), identity)
+
+
+# --- ArUco markers (the blanko) ---------------------------------------------------------------
+
+
+def _marker_corners_units(template: Template) -> dict[int, np.ndarray]:
+    """Each marker id's four corners (TL, TR, BR, BL) in template units."""
+    loc = template.locator
+    side = loc.mark_size
+    out = {}
+    for i, (cx, cy) in enumerate(loc.corners):
+        x = cx if i in (0, 3) else cx - side
+        y = cy if i in (0, 1) else cy - side
+        out[loc.marker_ids[i]] = np.array(
+            [[x, y], [x + side, y], [x + side, y + side], [x, y + side]], dtype=np.float64
+        )
+    return out
+
+
+@lru_cache(maxsize=8)
+def _aruco_detector(dict_name: str) -> cv2.aruco.ArucoDetector:
+    params = cv2.aruco.DetectorParameters()
+    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
+    dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dict_name))
+    return cv2.aruco.ArucoDetector(dictionary, params)
+
+
+def detect_markers(photo: GrayImage, template: Template) -> dict[int, np.ndarray]:
+    """Marker id -> its 4 corners in photo pixels, for the template's own marker ids."""
+    detector = _aruco_detector(template.locator.aruco_dict)
+    long_side = max(photo.shape)
+    f = min(1.0, 1400 / long_side)
+    small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else photo
+    corners, ids, _ = detector.detectMarkers(small)
+    found: dict[int, np.ndarray] = {}
+    if ids is None:
+        return found
+    wanted = set(template.locator.marker_ids)
+    for c, i in zip(corners, ids.ravel(), strict=True):
+        if int(i) in wanted and int(i) not in found:
+            found[int(i)] = c.reshape(4, 2).astype(np.float64) / f
+    if f < 1 and found:
+        pts = np.concatenate(list(found.values())).astype(np.float32)
+        win = max(2, int(round(2 / f)))
+        crit = (cv2.TERM_CRITERIA_EPS + cv2.TERM_CRITERIA_MAX_ITER, 20, 0.05)
+        cv2.cornerSubPix(photo, pts, (win, win), (-1, -1), crit)
+        for k, key in enumerate(found):
+            found[key] = pts[4 * k : 4 * k + 4].astype(np.float64)
+    return found
+
+
+def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
+    """Homography from every corner of every marker found (three markers are enough)."""
+    found = detect_markers(photo, template)
+    if len(found) < 3:
+        raise PhotoRejected(*NOT_FOUND, detail=f"{len(found)} of 4 ArUco markers found")
+    units = _marker_corners_units(template)
+    src = np.concatenate([found[k] for k in found])
+    dst = np.concatenate([units[k] for k in found])
+    H, _ = cv2.findHomography(src, dst, 0)
+    if H is None:
+        raise PhotoRejected(*NOT_FOUND, detail="degenerate marker geometry")
+    return make_page(photo, template, H, f"aruco{len(found)}", settings)
+
+
+# --- L-shaped corner marks (C.HASIL) ----------------------------------------------------------
+
+
+def _l_candidates(binary: np.ndarray, min_area: float) -> list[np.ndarray]:
+    """Contours shaped like an L: six corners, about half the area of their bounding square."""
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    out = []
+    for c in contours:
+        area = cv2.contourArea(c)
+        if area < min_area:
+            continue
+        (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+        if min(rw, rh) < 0.6 * max(rw, rh):
+            continue
+        fill = area / max(rw * rh, 1.0)
+        hull_area = cv2.contourArea(cv2.convexHull(c))
+        if not (0.35 < fill < 0.8) or area / max(hull_area, 1.0) > 0.85:
+            continue
+        poly = cv2.approxPolyDP(c, 0.06 * cv2.arcLength(c, True), True)
+        if 5 <= len(poly) <= 8:
+            out.append(c.reshape(-1, 2).astype(np.float64))
+    return out
+
+
+def _outer_corner(contour: np.ndarray, center: np.ndarray) -> np.ndarray:
+    d = np.linalg.norm(contour - center, axis=1)
+    return contour[int(np.argmax(d))]
+
+
+def _quad_score(quad: np.ndarray) -> float:
+    """Area of a convex quad (0 when not convex)."""
+    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
+        return 0.0
+    return float(cv2.contourArea(quad.astype(np.float32)))
+
+
+def _order_clockwise(pts: np.ndarray) -> np.ndarray:
+    c = pts.mean(axis=0)
+    ang = np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0])
+    return pts[np.argsort(ang)]  # image y points down: increasing angle is clockwise
+
+
+def find_corner_marks(photo: GrayImage, min_page_fraction: float) -> np.ndarray:
+    """The outer corners of the four L marks in photo pixels, clockwise (start unknown)."""
+    f = min(1.0, 1000 / max(photo.shape))
+    small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    binary = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
+                                   51, 15)
+    min_area = small.size * min_page_fraction * 4e-5
+    cands = _l_candidates(binary, min_area)
+    if len(cands) < 4:
+        raise PhotoRejected(*NOT_FOUND, detail=f"{len(cands)} corner marks found")
+    cands = sorted(cands, key=lambda c: -cv2.contourArea(c.astype(np.float32)))[:12]
+    best, best_score = None, 0.0
+    min_area_quad = small.size * min_page_fraction
+    for combo in itertools.combinations(range(len(cands)), 4):
+        cents = np.array([cands[i].mean(axis=0) for i in combo])
+        center = cents.mean(axis=0)
+        pts = np.array([_outer_corner(cands[i], center) for i in combo])
+        quad = _order_clockwise(pts)
+        score = _quad_score(quad)
+        if score > best_score and score >= min_area_quad:
+            best, best_score = quad, score
+    if best is None:
+        raise PhotoRejected(*NOT_FOUND, detail="no convex quad of corner marks")
+    return best / f
+
+
+@lru_cache(maxsize=16)
+def _thumbnail(template: Template) -> np.ndarray:
+    from sipantau.templates.render import render  # render is only needed for the orientation
+
+    dpi = THUMB_W / template.page.width * 25.4 if template.page.unit == "mm" else None
+    img = render(template, dpi=dpi or 25.4).image
+    thumb = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
+                       (THUMB_W, int(round(THUMB_W * template.page.height / template.page.width))),
+                       interpolation=cv2.INTER_AREA)
+    return cv2.GaussianBlur(thumb, (3, 3), 0).astype(np.float32)
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+
+
+def best_rotation(photo: GrayImage, template: Template, quad: np.ndarray,
+                  units_quad: np.ndarray) -> tuple[np.ndarray, float]:
+    """Of the four ways to pair the quad with the page corners, the one that looks like the form."""
+    thumb = _thumbnail(template)
+    th, tw = thumb.shape
+    k = tw / template.page.width
+    best_h, best = None, -2.0
+    for shift in range(4):
+        H, _ = cv2.findHomography(np.roll(quad, -shift, axis=0), units_quad * k, 0)
+        if H is None:
+            continue
+        warped = cv2.warpPerspective(photo, H, (tw, th), flags=cv2.INTER_AREA, borderValue=255)
+        score = _ncc(cv2.GaussianBlur(warped, (3, 3), 0).astype(np.float32), thumb)
+        if score > best:
+            best_h, best = np.diag([1 / k, 1 / k, 1.0]) @ H, score
+    if best_h is None:
+        raise PhotoRejected(*NOT_FOUND, detail="no orientation fits")
+    return best_h, best
+
+
+def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
+    quad = find_corner_marks(photo, settings.min_page_fraction)
+    units_quad = np.array(template.locator.corners, dtype=np.float64)
+    H, score = best_rotation(photo, template, quad, units_quad)
+    if score < 0.2:
+        raise PhotoRejected("wrong_form", "foto bukan formulir yang diharapkan",
+                            detail=f"orientation NCC {score:.2f}")
+    return make_page(photo, template, H, "corner_marks", settings)
+
+
+Locator = Callable[[GrayImage, Template, LocateSettings], Page]
+LOCATORS: dict[str, Locator] = {"aruco": locate_aruco, "corner_marks": locate_corner_marks}
+
+
+def locate(photo: GrayImage, template: Template, settings: LocateSettings | None = None) -> Page:
+    """Find `template`'s page in `photo` with the template's locator."""
+    settings = settings or LocateSettings()
+    kind = template.locator.kind
+    if kind == "features":
+        from sipantau.ocr.locate_features import locate_features_for
+
+        return locate_features_for(photo, template, settings)
+    return LOCATORS[kind](photo, template, settings)
+
+
+def photo_points(page: Page, pts_units: np.ndarray) -> Quad:
+    """Template-unit points -> photo pixels (for quality gates and drawing)."""
+    Hinv = np.linalg.inv(page.homography)
+    s = page.scale
+    return cv2.perspectiveTransform((pts_units * s)[None].astype(np.float64), Hinv)[0]

@@ -1,0 +1,160 @@
+"""The reader: photo bytes -> FormReading, stage by stage; bad input is a rejection, not a crash."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from sipantau.ocr.boxes import FieldCrops, cut_boxes
+from sipantau.ocr.decode import decode
+from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
+from sipantau.ocr.locate import locate
+from sipantau.ocr.quality import assess
+from sipantau.ocr.settings import ReadSettings
+from sipantau.ocr.types import BoxReading, FormReading, GrayImage, Page
+from sipantau.templates.model import Template
+from sipantau.templates.render import parse_qr_payload
+
+log = logging.getLogger("sipantau.read")
+
+DebugSink = Callable[[str, np.ndarray], None]
+
+
+class DigitReader:  # the protocol ocr.digits implements
+    def predict(self, crops: Sequence[GrayImage]) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass
+class Reader:
+    """Reads photos against known templates with one digit reader; reusable across photos."""
+
+    templates: dict[str, Template]
+    digits: DigitReader
+    settings: ReadSettings = field(default_factory=ReadSettings)
+    debug: DebugSink | None = None
+
+    def read(self, data: bytes, photo: str = "", template_id: str | None = None) -> FormReading:
+        """Read one photo. Bad input gives a `rejected` reading with the reason, never raises."""
+        t0 = time.perf_counter()
+        try:
+            reading = self._read(data, photo, template_id)
+        except PhotoRejected as exc:
+            log.info("rejected %s: %s (%s)", photo, exc.code, exc.detail)
+            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+        except SipantauError as exc:
+            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+        reading.ms = (time.perf_counter() - t0) * 1000
+        return reading
+
+    def _read(self, data: bytes, photo: str, template_id: str | None) -> FormReading:
+        decoded = decode(data, self.settings.decode)
+        image = decoded.image
+        template, page, tps = self._find(image, template_id)
+        if self.debug:
+            self.debug("page", page.image)
+        crops = cut_boxes(page, template)
+        problems = assess(image, page, template, crops, self.settings.quality)
+        if problems:
+            return FormReading(photo, template.id, "rejected",
+                               [f"{p.code}: {p.message}" for p in problems], tps=tps, page=page)
+        return self._numbers(photo, template, page, crops, tps)
+
+    def _numbers(self, photo: str, template: Template, page: Page,
+                 crops: dict[str, FieldCrops], tps: str | None) -> FormReading:
+        from sipantau.ocr.verdict import judge
+
+        flat = [c for fc in crops.values() for c in fc.crops]
+        probs = self.digits.predict(flat)
+        box_probs: dict[str, np.ndarray] = {}
+        i = 0
+        for name, fc in crops.items():
+            box_probs[name] = probs[i : i + len(fc.crops)]
+            i += len(fc.crops)
+        verdict = judge(template, box_probs, self.settings.decision)
+        for name, fr in verdict.fields.items():
+            fr.boxes = [BoxReading(b, p) for b, p in zip(crops[name].boxes, box_probs[name],
+                                                         strict=True)]
+        return FormReading(photo, template.id, verdict.status, list(verdict.reasons),
+                           verdict.fields, tps=tps, page=page)
+
+    def _find(self, image: GrayImage, template_id: str | None) -> tuple[Template, Page, str | None]:
+        if template_id is not None:
+            if template_id not in self.templates:
+                raise UnknownTemplate(f"templat '{template_id}' tidak dikenal")
+            template = self.templates[template_id]
+            try:
+                page = locate(image, template, self.settings.locate)
+            except PhotoRejected as exc:
+                raise self._explain_wrong_form(image, template, exc) from exc
+            tps = self._check_qr(page, template)
+            return template, page, tps
+        return self._identify_and_locate(image)
+
+    def _check_qr(self, page: Page, template: Template) -> str | None:
+        payload = read_qr(page, template)
+        if payload is None:
+            return None
+        parsed = parse_qr_payload(payload)
+        if parsed is None:
+            return None
+        qr_template, tps = parsed
+        if qr_template != template.id:
+            raise PhotoRejected("wrong_form",
+                                f"foto ini formulir '{qr_template}', bukan '{template.id}'")
+        return tps
+
+    def _explain_wrong_form(self, image: GrayImage, template: Template,
+                            exc: PhotoRejected) -> PhotoRejected:
+        """When the expected form is not found, say which form the photo shows, if any."""
+        try:
+            other = self._identify_and_locate(image)[0]
+        except SipantauError:
+            return exc
+        if other.id != template.id:
+            return PhotoRejected("wrong_form", f"foto ini formulir '{other.id}', "
+                                 f"bukan '{template.id}'; pilih formulir yang benar")
+        return exc
+
+    def _identify_and_locate(self, image: GrayImage) -> tuple[Template, Page, str | None]:
+        # Markers are cheap and decisive: try the marker-based templates first.
+        for t in self.templates.values():
+            if t.locator.kind == "aruco":
+                try:
+                    page = locate(image, t, self.settings.locate)
+                except PhotoRejected:
+                    continue
+                return t, page, self._check_qr(page, t)
+        from sipantau.ocr.identify import identify
+
+        ident = identify(image, list(self.templates.values()))
+        template = self.templates[ident.template_id]
+        page = locate(image, template, self.settings.locate)
+        return template, page, ident.tps
+
+
+_qr = cv2.QRCodeDetector()
+
+
+def read_qr(page: Page, template: Template) -> str | None:
+    """Decode the QR code where the template prints it (None when unreadable)."""
+    if template.qr is None:
+        return None
+    x, y, w, h = (v * page.scale for v in template.qr)
+    m = 0.25 * max(w, h)
+    y0, y1 = int(max(0, y - m)), int(min(page.image.shape[0], y + h + m))
+    x0, x1 = int(max(0, x - m)), int(min(page.image.shape[1], x + w + m))
+    region = page.image[y0:y1, x0:x1]
+    if region.size == 0:
+        return None
+    for f in (1.0, 2.0):
+        img = region if f == 1.0 else cv2.resize(region, None, fx=f, fy=f)
+        text, _, _ = _qr.detectAndDecode(img)
+        if text:
+            return str(text)
+    return None

@@ -1,0 +1,109 @@
+"""Quality gates: reject a photo the monitor should retake, with a reason they can act on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sipantau.ocr.boxes import FieldCrops
+from sipantau.ocr.locate import photo_points
+from sipantau.ocr.settings import QualitySettings
+from sipantau.ocr.types import GrayImage, Page
+from sipantau.templates.model import Template
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    message: str  # Bahasa Indonesia, for the monitor
+    detail: str = ""
+
+
+CUT_OFF = "formulir terpotong; foto ulang dengan seluruh halaman di dalam bingkai"
+TOO_SMALL = "formulir terlalu kecil di foto; dekatkan kamera sampai halaman memenuhi layar"
+BLURRY = "foto buram, ulangi: pegang ponsel diam dan ketuk layar agar fokus"
+DARK = "foto terlalu gelap; cari tempat yang lebih terang"
+GLARE = "ada kotak angka yang tidak terbaca (silau atau bayangan); ubah posisi dan foto ulang"
+
+
+def _all_boxes_units(template: Template) -> np.ndarray:
+    pts = []
+    for f in template.fields:
+        for x, y, w, h in f.boxes:
+            pts += [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
+    return np.array(pts, dtype=np.float64)
+
+
+def cut_off(photo: GrayImage, page: Page, template: Template) -> Problem | None:
+    pts = photo_points(page, _all_boxes_units(template))
+    h, w = photo.shape
+    inside = (pts[:, 0] >= 1) & (pts[:, 0] <= w - 2) & (pts[:, 1] >= 1) & (pts[:, 1] <= h - 2)
+    if not inside.all():
+        return Problem("cut_off", CUT_OFF, f"{int((~inside).sum())} box corners outside the photo")
+    return None
+
+
+def page_width_px(page: Page) -> float:
+    q = page.photo_quad.astype(np.float64)
+    return float((np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2)
+
+
+def _stacks(crops: dict[str, FieldCrops]) -> list[tuple[list[str], np.ndarray]]:
+    """Crops grouped by shape into float32 stacks (one numpy call per group, not per crop)."""
+    groups: dict[tuple[int, ...], tuple[list[str], list[np.ndarray]]] = {}
+    for name, fc in crops.items():
+        for crop in fc.crops:
+            names, arrs = groups.setdefault(crop.shape, ([], []))
+            names.append(name)
+            arrs.append(crop)
+    return [(names, np.stack(arrs).astype(np.float32)) for names, arrs in groups.values()]
+
+
+def sharpness(crops: dict[str, FieldCrops]) -> float:
+    """Steepest edge across the printed box lines relative to their contrast (1 / edge width)."""
+    ratios = []
+    for _, st in _stacks(crops):
+        flat = st.reshape(len(st), -1)
+        lo, hi = np.percentile(flat, [3, 95], axis=1)
+        gx = np.percentile(np.abs(np.diff(st, axis=2)).max(axis=1), 97, axis=1)
+        gy = np.percentile(np.abs(np.diff(st, axis=1)).max(axis=2), 97, axis=1)
+        contrast = hi - lo
+        keep = contrast >= 25
+        ratios += list((np.maximum(gx, gy) / np.maximum(contrast, 1))[keep])
+    return float(np.median(ratios)) if ratios else 0.0
+
+
+def washed_out(crops: dict[str, FieldCrops]) -> list[str]:
+    """Fields whose printed box lines have faded away (glare, a shadow, a fold over the boxes)."""
+    contrast: dict[str, float] = {}
+    for names, st in _stacks(crops):
+        lo, hi = np.percentile(st.reshape(len(st), -1), [2, 90], axis=1)
+        for name, v in zip(names, hi - lo, strict=True):
+            contrast[name] = min(contrast.get(name, 1e9), float(v))
+    typical = float(np.median(list(contrast.values())))
+    return [n for n, v in contrast.items() if v < max(20.0, 0.3 * typical)]
+
+
+def assess(photo: GrayImage, page: Page, template: Template, crops: dict[str, FieldCrops],
+           settings: QualitySettings) -> list[Problem]:
+    """Every reason to retake the photo, most important first (empty when it is fine)."""
+    problems: list[Problem] = []
+    cut = cut_off(photo, page, template)
+    if cut:
+        problems.append(cut)
+    width = page_width_px(page)
+    if width < settings.min_page_width_px:
+        problems.append(Problem("too_small", TOO_SMALL, f"page {width:.0f} px wide"))
+    inner = page.image[page.image.shape[0] // 10 : -page.image.shape[0] // 10]
+    if float(np.median(inner)) < 50:
+        problems.append(Problem("too_dark", DARK, f"median {float(np.median(inner)):.0f}"))
+    sharp = sharpness(crops)
+    if sharp < settings.min_sharpness:
+        problems.append(Problem("blurry", BLURRY, f"sharpness {sharp:.2f}"))
+    if not cut:
+        faded = washed_out(crops)
+        if faded:
+            problems.append(Problem("glare", GLARE, f"faded fields: {', '.join(faded[:5])}"))
+    return problems
+

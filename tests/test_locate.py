@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sipantau.ocr.boxes import cut_boxes, strip_lines, to_px
+from sipantau.ocr.decode import decode
+from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.locate import locate
+from sipantau.ocr.quality import assess, sharpness
+from sipantau.ocr.settings import QualitySettings
+from tests.conftest import photograph
+
+
+def _box_darkness(page, template) -> float:
+    """Mean darkness on the printed outlines of every digit box (high when aligned)."""
+    vals = []
+    for f in template.fields:
+        for rect in f.boxes:
+            x, y, w, h = to_px(rect, page.scale)
+            vals += [page.image[y:y + h, x:x + 2].mean(), page.image[y:y + 2, x:x + w].mean()]
+    return 255 - float(np.mean(vals))
+
+
+@pytest.mark.parametrize("rotation", [0, 1, 2, 3])
+def test_blanko_found_in_any_rotation(blanko, blanko_page, rotation):
+    page = locate(decode(photograph(blanko_page, rotation)).image, blanko)
+    assert page.method.startswith("aruco")
+    assert page.image.shape == (1754, 1240)
+    assert _box_darkness(page, blanko) > 120  # box lines land where the template says
+
+
+def test_field_refinement_recovers_a_shift(blanko, blanko_page):
+    page = locate(decode(photograph(blanko_page)).image, blanko)
+    crops = cut_boxes(page, blanko)
+    assert all(abs(dx) <= 2 and abs(dy) <= 2 for dx, dy in (c.shift for c in crops.values()))
+    shifted = type(page)(np.roll(page.image, (4, -3), axis=(0, 1)), page.scale, page.homography,
+                         page.method, page.photo_quad)
+    moved = cut_boxes(shifted, blanko)
+    assert [c.shift for c in moved.values()][0] == (crops["dpt"].shift[0] - 3,
+                                                     crops["dpt"].shift[1] + 4)
+
+
+def test_no_form_in_photo(blanko):
+    noise = (np.random.default_rng(0).random((1500, 2000)) * 255).astype(np.uint8)
+    with pytest.raises(PhotoRejected) as exc:
+        locate(noise, blanko)
+    assert exc.value.code == "form_not_found"
+
+
+def test_sharp_photo_passes_and_blurred_is_rejected(blanko, blanko_page):
+    results = {}
+    for blur in (0.0, 6.0):
+        photo = decode(photograph(blanko_page, blur=blur)).image
+        page = locate(photo, blanko)
+        crops = cut_boxes(page, blanko)
+        results[blur] = (sharpness(crops), assess(photo, page, blanko, crops, QualitySettings()))
+    assert results[0.0][1] == []
+    assert results[6.0][0] < results[0.0][0] / 2
+    assert [p.code for p in results[6.0][1]] == ["blurry"]
+    assert "buram" in results[6.0][1][0].message
+
+
+def test_cut_off_page_is_rejected(blanko, blanko_page):
+    photo = decode(photograph(blanko_page, shift=(0, 700))).image  # bottom runs out of frame
+    try:
+        page = locate(photo, blanko)
+    except PhotoRejected as exc:  # too few markers left is an acceptable outcome too
+        assert exc.code == "form_not_found"
+        return
+    problems = assess(photo, page, blanko, cut_boxes(page, blanko), QualitySettings())
+    assert "cut_off" in [p.code for p in problems]
+
+
+def test_strip_lines_removes_the_box_border():
+    crop = np.full((90, 80), 210, np.uint8)
+    crop[10:12, 5:75] = 20  # top border
+    crop[10:80, 5:7] = 20  # left border
+    crop[30:60, 38:42] = 30  # a stroke of a digit "1"
+    out = strip_lines(crop)
+    assert out[11, 40] > 150 and out[40, 6] > 150
+    assert out[45, 40] < 80
