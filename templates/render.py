@@ -132,7 +132,7 @@ def box_map(template: Template, s: float, size: tuple[int, int]) -> dict[str, An
         "template": template.id,
         "image": {"width": size[0], "height": size[1]},
         "fields": [
-            {"name": f.name, "kind": f.kind,
+            {"name": f.name,
              "boxes": [[_px(x, s), _px(y, s), _px(w, s), _px(h, s)] for x, y, w, h in f.boxes]}
             for f in template.fields
         ],
