@@ -27,11 +27,24 @@ class QualitySettings(_Settings):
 
 
 class DecisionSettings(_Settings):
-    """Filled in by ocr/verdict.py's owner: thresholds that turn probabilities into statuses."""
+    """Thresholds that turn probabilities into statuses (see ocr/joint.py for the model)."""
 
-    field_ok_confidence: float = Field(default=0.995, gt=0, le=1)
-    top_k_per_box: int = Field(default=4, ge=1, le=12)
+    # a field in an equality check is ok at this posterior (joint model, slips included)
+    field_ok_confidence: float = Field(default=0.999, gt=0, le=1)
+    # a field in no equality check has only its own boxes to go on: a stricter floor
+    standalone_ok_confidence: float = Field(default=0.9995, gt=0, le=1)
+    tick_ok_confidence: float = Field(default=0.999, gt=0, le=1)
+    top_k_per_box: int = Field(default=4, ge=1, le=12)  # only for fields of more than 4 boxes
     top_k_per_field: int = Field(default=12, ge=1)
+    # prior that the officer's form is inconsistent as written (arithmetic slip on paper)
+    slip_prior: float = Field(default=0.03, gt=0, lt=1)
+    # values a slipped field plausibly takes (one of 3 digits off: 3 x 9)
+    slip_values: int = Field(default=27, ge=1)
+    prune_ratio: float = Field(default=1e-9, ge=0, lt=1)  # skip branches this far below the best
+    min_mass: float = Field(default=1e-15, ge=0)  # and branches lighter than this outright
+    max_nodes: int = Field(default=20_000, ge=100)  # hard search budget per form
+    n_solutions: int = Field(default=8, ge=1)  # consistent solutions kept per component
+    suggest_min_confidence: float = Field(default=0.5, ge=0, le=1)  # show a suggestion above this
 
 
 class ReadSettings(_Settings):

@@ -1,0 +1,145 @@
+"""Registering a form we do not control (kawalc1's Depok C1-KWK scan, MIT) and locating it."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sipantau.ocr.errors import PhotoRejected, TemplateError
+from sipantau.ocr.locate_features import (
+    FeatureIndex,
+    FeatureSettings,
+    check_quad,
+    locate_by_features,
+)
+from sipantau.templates import registry
+from sipantau.templates.register import add_template, box_map_from_kawalc1
+from sipantau.templates.registry import load_template_file
+
+# Scan and box map: kawalc1/kawalc1 (MIT licence), see /work/shared/reference/README.md.
+REFERENCE = Path("/work/shared/reference/c1-kwk-2015-depok-lampiran.jpg")
+KAWALC1_BOXES = REFERENCE.with_name("c1-kwk-2015-depok-lampiran.boxes.json")
+DEPOK_ID = "c1-kwk-2015-depok"
+pytestmark = pytest.mark.skipif(not REFERENCE.is_file(), reason="shared reference scans absent")
+
+
+def shoot(page: np.ndarray, angle: float, *, size=(2000, 1500), scale=0.8, jitter=0.04,
+          blur=1.0, quality=80, seed=0, bg=90) -> tuple[np.ndarray, np.ndarray]:
+    """A synthetic phone photo: perspective, any in-plane rotation, blur, JPEG; and its H."""
+    if page.ndim == 3:
+        page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
+    rng = np.random.default_rng(seed)
+    h, w = page.shape
+    k = scale * min(size) / max(w, h)
+    src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+    q = (src - [w / 2, h / 2] + rng.uniform(-jitter, jitter, (4, 2)) * max(w, h)) * k
+    a = np.deg2rad(angle)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    dst = (q @ rot.T + [size[0] / 2, size[1] / 2]).astype(np.float32)
+    H = cv2.getPerspectiveTransform(src, dst)
+    img = cv2.warpPerspective(page, H, size, borderValue=bg)
+    if blur:
+        img = cv2.GaussianBlur(img, (0, 0), blur)
+    ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return cv2.imdecode(jpg, cv2.IMREAD_GRAYSCALE), H
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    return cv2.imread(str(REFERENCE), cv2.IMREAD_GRAYSCALE)
+
+
+@pytest.fixture(scope="module")
+def depok(tmp_path_factory, reference):
+    """kawalc1's box map converted to ours, registered with the scan into a temp folder."""
+    d = tmp_path_factory.mktemp("templates")
+    size = (reference.shape[1], reference.shape[0])
+    box_map = box_map_from_kawalc1(json.loads(KAWALC1_BOXES.read_text()), DEPOK_ID, size)
+    (d / "depok.boxes.json").write_text(json.dumps(box_map))
+    return add_template(DEPOK_ID, REFERENCE, d / "depok.boxes.json", d)
+
+
+def test_registered_template_round_trips(depok):
+    t = load_template_file(depok)
+    assert (depok.parent / t.locator.reference).is_file()
+    assert t.page.unit == "px" and (t.page.width, t.page.height) == (981, 1398)
+    assert t.locator.kind == "features"
+    assert [f.name for f in t.fields] == ["dimas", "idris", "jumlah", "tidak_sah"]
+    assert t.field("dimas").boxes[0] == [754, 219, 47, 45]
+    assert [c.expr for c in t.checks] == ["dimas + idris == jumlah"]
+    assert "kawalc1" in t.credit
+
+
+def test_box_map_errors_are_named(tmp_path):
+    bad = {"template": "x", "image": {"width": 10, "height": 10}, "fields": []}
+    (tmp_path / "b.json").write_text(json.dumps(bad))
+    with pytest.raises(TemplateError, match="ukuran gambar"):
+        add_template("x", REFERENCE, tmp_path / "b.json", tmp_path)
+    bad = {"image": {"width": 981, "height": 1398},
+           "fields": [{"name": "Bad Name", "boxes": [[1, 1, 5, 5]]}]}
+    (tmp_path / "b.json").write_text(json.dumps(bad))
+    with pytest.raises(TemplateError, match="fields.0.name"):
+        add_template("x", REFERENCE, tmp_path / "b.json", tmp_path)
+    assert not list(tmp_path.glob("*.yaml"))
+
+
+def _box_error(template, page, H_true) -> float:
+    """Largest distance (canonical px) between where a box corner is and where it should be."""
+    worst = 0.0
+    for f in template.fields:
+        for x, y, w, h in f.boxes:
+            pts = np.float64([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+            in_photo = cv2.perspectiveTransform(pts[None], H_true)
+            back = cv2.perspectiveTransform(in_photo, page.homography)[0]
+            worst = max(worst, float(np.linalg.norm(back - pts * page.scale, axis=1).max()))
+    return worst
+
+
+@pytest.mark.parametrize("angle", [180.0, 7.0, 95.0])
+def test_depok_photo_maps_boxes_back(depok, reference, angle):
+    t = load_template_file(depok)
+    index = FeatureIndex.build(reference)
+    photo, H_true = shoot(reference, angle, seed=int(angle))
+    start = time.perf_counter()
+    page = locate_by_features(photo, t, index, canonical_width=1240)
+    assert time.perf_counter() - start < 2.0
+    assert page.image.shape == (1767, 1240) and page.method == "features"
+    assert _box_error(t, page, H_true) < 3.0
+
+
+def test_locate_through_the_registry(depok, reference, monkeypatch):
+    from sipantau.ocr.locate import locate
+
+    monkeypatch.setenv("SIPANTAU_TEMPLATES", str(depok.parent))
+    registry.clear_cache()
+    try:
+        t = registry.get_template(DEPOK_ID)
+        photo, H_true = shoot(reference, 180.0, blur=1.5, quality=70, seed=3)
+        page = locate(photo, t)
+        assert _box_error(t, page, H_true) < 3.0
+    finally:
+        registry.clear_cache()
+
+
+def test_another_form_is_rejected(depok, blanko_page):
+    t = load_template_file(depok)
+    photo, _ = shoot(blanko_page, 0.0)
+    ref = cv2.imread(str(REFERENCE), cv2.IMREAD_GRAYSCALE)
+    with pytest.raises(PhotoRejected) as err:
+        locate_by_features(photo, t, ref, canonical_width=981)
+    assert err.value.code == "form_not_found"
+
+
+def test_check_quad_refuses_implausible_pages():
+    s = FeatureSettings()
+    ok = np.float64([[100, 100], [900, 120], [880, 1300], [90, 1280]])
+    assert check_quad(ok, (1500, 1000), s) is None
+    assert check_quad(ok[::-1], (1500, 1000), s) == "page quad is mirrored"
+    assert check_quad(ok[[0, 2, 1, 3]], (1500, 1000), s) == "page quad is not convex"
+    assert check_quad(ok / 10, (1500, 1000), s) == "page too small in the photo"

@@ -1,0 +1,131 @@
+"""Form verdicts on the blanko from hand-made box probabilities: no wrong number is ever ok."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sipantau.ocr.settings import DecisionSettings
+from sipantau.ocr.types import CLASSES
+from sipantau.ocr.verdict import judge
+from sipantau.templates.registry import get_template
+
+T = get_template("sipantau-blanko")
+S = DecisionSettings()
+RACE = {"pemilih": 300, "paslon_1": 120, "paslon_2": 95, "paslon_3": 70, "suara_sah": 285,
+        "suara_tidak_sah": 15, "total_suara": 300}
+
+
+def row(**probs: float) -> np.ndarray:
+    out = np.full(12, 1e-9)
+    for key, p in probs.items():
+        out[CLASSES.index({"X": "X", "blank": ""}.get(key, key.lstrip("d")))] = p
+    return out / out.sum()
+
+
+def sure(label: str, p: float = 1.0) -> np.ndarray:
+    """A box read as `label` with probability p, the rest on one neighbour class."""
+    out = np.full(12, 1e-9)
+    out[CLASSES.index(label)] = p
+    out[(CLASSES.index(label) + 1) % 12] += 1 - p
+    return out / out.sum()
+
+
+def digits(value: int) -> np.ndarray:
+    text = str(value).rjust(3, "X")
+    return np.stack([sure(c) for c in text])
+
+
+def form(**override: int) -> dict[str, np.ndarray]:
+    values = {"dpt": 310} | {f"{r}_{k}": v for r in ("gub", "wako") for k, v in RACE.items()}
+    values |= override
+    probs = {k: digits(v) for k, v in values.items()}
+    probs["situasi_aman"] = sure("X")[None, :]
+    probs["situasi_insiden"] = sure("")[None, :]
+    return probs
+
+
+def test_clean_form_is_ok() -> None:
+    v = judge(T, form(), S)
+    assert v.status == "ok" and v.reasons == []
+    assert all(f.status == "ok" for f in v.fields.values())
+    assert v.fields["gub_paslon_1"].export() == {
+        "value": 120, "confidence": 1.0, "status": "ok", "reasons": [], "suggestion": None}
+
+
+def test_misread_caught_by_sum_and_suggested() -> None:
+    probs = form()
+    probs["gub_paslon_1"][2] = row(d7=0.7, d0=0.3)  # written 120, read 127
+    v = judge(T, probs, S)
+    f = v.fields["gub_paslon_1"]
+    assert v.status == "review" and f.status == "review"
+    assert f.value == 127 and f.suggestion == 120  # the plain reading is reported, fix suggested
+    assert any(r.startswith("R5") for r in f.reasons)
+    assert v.fields["gub_suara_sah"].status == "review" and v.fields["wako_paslon_1"].status == "ok"
+    assert "R5: jumlah suara paslon tidak sama dengan suara sah" in v.reasons
+
+
+def test_consistent_by_coincidence_stays_review() -> None:
+    probs = form()
+    probs["gub_paslon_1"][2] = row(d5=0.6, d0=0.4)  # written 120, read 125
+    probs["gub_paslon_2"][2] = row(d0=0.6, d5=0.4)  # written 95, read 90: the sum still holds
+    v = judge(T, probs, S)
+    assert v.checks[0].ok is True
+    assert v.fields["gub_paslon_1"].status == "review"
+    assert v.fields["gub_paslon_1"].confidence < S.field_ok_confidence
+    assert v.status == "review"
+
+
+def test_officer_slip_is_never_ok() -> None:
+    v = judge(T, form(gub_suara_sah=286), S)  # confident boxes, arithmetic wrong on paper
+    assert v.status == "review"
+    for name in ("gub_paslon_1", "gub_paslon_2", "gub_paslon_3", "gub_suara_sah",
+                 "gub_suara_tidak_sah", "gub_total_suara"):
+        assert v.fields[name].status == "review", name
+    assert v.fields["gub_suara_sah"].value == 286
+
+
+def test_eight_x_is_never_800() -> None:
+    probs = form()
+    probs["gub_suara_tidak_sah"] = np.stack([sure("8"), sure("X"), sure("X")])
+    f = judge(T, probs, S).fields["gub_suara_tidak_sah"]
+    assert f.value is None and f.status == "review" and "8XX" in f.reasons[0]
+
+
+def test_empty_field() -> None:
+    probs = form()
+    probs["wako_paslon_3"] = np.stack([sure("")] * 3)
+    v = judge(T, probs, S)
+    assert v.fields["wako_paslon_3"].export()["value"] is None
+    assert "kosong" in v.fields["wako_paslon_3"].reasons
+    assert v.fields["wako_suara_sah"].status == "review" and v.status == "review"
+
+
+def test_standalone_field_needs_high_own_confidence() -> None:
+    probs = form()
+    probs["dpt"][1] = sure("1", 0.9995)  # in no equality check: nothing else vouches for it
+    v = judge(T, probs, S)
+    assert v.fields["dpt"].status == "review" and v.status == "review"
+
+
+def test_r7_break_marks_both_fields() -> None:
+    v = judge(T, form(dpt=200), S)
+    assert v.fields["dpt"].status == "review" and v.fields["gub_pemilih"].status == "review"
+    assert "R7: jumlah pemilih melebihi DPT + 2,5%" in v.reasons
+
+
+@pytest.mark.parametrize(("aman", "insiden", "ok"), [
+    ("X", "", True), ("", "7", True), ("X", "X", False), ("", "", False)])
+def test_situation_ticks(aman: str, insiden: str, ok: bool) -> None:
+    probs = form()
+    probs["situasi_aman"], probs["situasi_insiden"] = sure(aman)[None], sure(insiden)[None]
+    v = judge(T, probs, S)
+    assert (v.status == "ok") is ok
+    assert (v.fields["situasi_aman"].status == "ok") is ok
+
+
+def test_missing_field_probabilities() -> None:
+    probs = form()
+    del probs["wako_pemilih"]
+    v = judge(T, probs, S)
+    assert v.fields["wako_pemilih"].status == "review" and v.status == "review"
