@@ -105,11 +105,12 @@ def probe(data: bytes, settings: DecodeSettings) -> tuple[str, int, int, int]:
     return fmt, w, h, orientation
 
 
-def decode(data: bytes, settings: DecodeSettings | None = None) -> Decoded:
-    """Decode untrusted bytes to an upright grayscale image, reduced in the codec when large."""
+def decode(data: bytes, settings: DecodeSettings | None = None, *, full: bool = False) -> Decoded:
+    """Decode untrusted bytes to an upright grayscale image, reduced in the codec when large
+    (unless `full`, for a page too small in the frame to read at the reduced size)."""
     settings = settings or DecodeSettings()
     fmt, w, h, orientation = probe(data, settings)
-    r = _reduction(w, h, settings.target_long_side) if fmt == "JPEG" else 1
+    r = _reduction(w, h, settings.target_long_side) if fmt == "JPEG" and not full else 1
     flags = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
              4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[r]
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -120,7 +121,7 @@ def decode(data: bytes, settings: DecodeSettings | None = None) -> Decoded:
         image = cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
     if image.dtype != np.uint8:
         image = cv2.convertScaleAbs(image, alpha=255.0 / max(1, int(image.max())))
-    if r == 1 and max(w, h) > 2 * settings.target_long_side:
+    if r == 1 and not full and max(w, h) > 2 * settings.target_long_side:
         s = settings.target_long_side / max(w, h)
         image = cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA)
         r = max(1, round(1 / s))

@@ -49,6 +49,15 @@ def make_page(photo: GrayImage, template: Template, photo_to_units: Homography, 
     return Page(image, s, H, method, quad.astype(np.float32), identity)
 
 
+def on_larger_photo(page: Page, photo: GrayImage, factor: float, template: Template,
+                    settings: LocateSettings) -> Page:
+    """The same page warped from a `factor` times larger decode of the same photo."""
+    H = page.homography @ np.diag([1 / factor, 1 / factor, 1.0])
+    image = _warp(photo, H, canonical_size(template, settings))
+    quad = (page.photo_quad * factor).astype(np.float32)
+    return Page(image, page.scale, H, page.method, quad, page.identity)
+
+
 # --- ArUco markers (the blanko) ---------------------------------------------------------------
 
 

@@ -13,8 +13,8 @@ import numpy as np
 from sipantau.ocr.boxes import FieldCrops, cut_boxes
 from sipantau.ocr.decode import decode
 from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
-from sipantau.ocr.locate import locate
-from sipantau.ocr.quality import assess
+from sipantau.ocr.locate import locate, on_larger_photo
+from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
 from sipantau.ocr.types import BoxReading, FormReading, GrayImage, Page
 from sipantau.templates.model import Template
@@ -56,6 +56,14 @@ class Reader:
         decoded = decode(data, self.settings.decode)
         image = decoded.image
         template, page, tps = self._find(image, template_id)
+        small = page_width_px(page) < 0.9 * self.settings.locate.canonical_width
+        if decoded.reduction > 1 and small:
+            # the page is small in the frame: read it from the full-size decode instead
+            full = decode(data, self.settings.decode, full=True)
+            factor = full.image.shape[1] / image.shape[1]
+            image = full.image
+            page = on_larger_photo(page, image, factor, template, self.settings.locate)
+        tps = self._check_qr(page, template) or tps
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
@@ -92,8 +100,7 @@ class Reader:
                 page = locate(image, template, self.settings.locate)
             except PhotoRejected as exc:
                 raise self._explain_wrong_form(image, template, exc) from exc
-            tps = self._check_qr(page, template)
-            return template, page, tps
+            return template, page, None
         return self._identify_and_locate(image)
 
     def _check_qr(self, page: Page, template: Template) -> str | None:
@@ -129,7 +136,7 @@ class Reader:
                     page = locate(image, t, self.settings.locate)
                 except PhotoRejected:
                     continue
-                return t, page, self._check_qr(page, t)
+                return t, page, None
         from sipantau.ocr.identify import identify
 
         ident = identify(image, list(self.templates.values()))
@@ -152,9 +159,9 @@ def read_qr(page: Page, template: Template) -> str | None:
     region = page.image[y0:y1, x0:x1]
     if region.size == 0:
         return None
-    for f in (1.0, 2.0):
-        img = region if f == 1.0 else cv2.resize(region, None, fx=f, fy=f)
-        text, _, _ = _qr.detectAndDecode(img)
-        if text:
-            return str(text)
-    return None
+    text, _, _ = _qr.detectAndDecode(region)
+    if text:
+        return str(text)
+    from sipantau.ocr.identify import read_qr as read_qr_robust
+
+    return read_qr_robust(cv2.resize(region, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC))
