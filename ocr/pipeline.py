@@ -56,7 +56,7 @@ class Reader:
         decoded = decode(data, self.settings.decode)
         image = decoded.image
         template, page, tps = self._find(image, template_id)
-        small = page_width_px(page) < 0.9 * self.settings.locate.canonical_width
+        small = page_width_px(page) < 0.6 * self.settings.locate.canonical_width
         if decoded.reduction > 1 and small:
             # the page is small in the frame: read it from the full-size decode instead
             full = decode(data, self.settings.decode, full=True)
@@ -153,15 +153,16 @@ def read_qr(page: Page, template: Template) -> str | None:
     if template.qr is None:
         return None
     x, y, w, h = (v * page.scale for v in template.qr)
-    m = 0.25 * max(w, h)
+    m = 0.15 * max(w, h)
     y0, y1 = int(max(0, y - m)), int(min(page.image.shape[0], y + h + m))
     x0, x1 = int(max(0, x - m)), int(min(page.image.shape[1], x + w + m))
     region = page.image[y0:y1, x0:x1]
     if region.size == 0:
         return None
-    text, _, _ = _qr.detectAndDecode(region)
-    if text:
-        return str(text)
-    from sipantau.ocr.identify import read_qr as read_qr_robust
-
-    return read_qr_robust(cv2.resize(region, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC))
+    big = cv2.resize(region, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 3), -1.0, 0)
+    for img in (sharp, region):
+        text = _qr.detectAndDecode(img)[0]
+        if text:
+            return str(text)
+    return None

@@ -120,7 +120,7 @@ def build_blanko(election: Election) -> Template:
         title=title,
         page=PageSpec(width=PAGE_W, height=PAGE_H, unit="mm"),
         locator=LocatorSpec(kind="aruco", corners=c, mark_size=MARK),
-        qr=[PAGE_W - MARGIN - 30.0, 24.0, 24.0, 24.0],
+        qr=[PAGE_W - MARGIN - 31.0, 23.0, 27.0, 27.0],
         fields=fields,
         checks=checks,
         texts=texts,
