@@ -151,9 +151,9 @@ def _section_iii(sh: _Sheet, race: Race) -> None:
 
 def _header(race: Race, election: Election, title: str) -> tuple[list[TextSpec], list[LineSpec]]:
     t = [
-        TextSpec(text=title, x=LEFT, y=14.0, size=4.2, bold=True, role="title"),
-        TextSpec(text=race.name.upper(), x=LEFT, y=20.0, size=2.3, bold=True),
-        TextSpec(text=f"{election.name.upper()} - {election.date}", x=LEFT, y=24.5, size=2.0),
+        TextSpec(text=title, x=LEFT + 6, y=14.0, size=4.2, bold=True, role="title"),
+        TextSpec(text=race.name.upper(), x=LEFT + 6, y=20.0, size=2.3, bold=True),
+        TextSpec(text=f"{election.name.upper()} - {election.date}", x=LEFT + 6, y=24.5, size=2.0),
         TextSpec(text="MODEL", x=170.0, y=14.2, size=2.2, bold=True, align="center"),
         TextSpec(text="C.HASIL-KWK", x=170.0, y=18.6, size=2.2, bold=True, align="center"),
         TextSpec(text=race.id.upper(), x=170.0, y=25.2, size=2.0, bold=True, align="center"),
