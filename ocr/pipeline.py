@@ -129,20 +129,32 @@ class Reader:
         return exc
 
     def _identify_and_locate(self, image: GrayImage) -> tuple[Template, Page, str | None]:
-        # Markers are cheap and decisive: try the marker-based templates first.
-        for t in self.templates.values():
-            if t.locator.kind == "aruco":
+        """Which known form is this? Printed marks first (cheap), its QR code to tell forms of
+        the same frame apart, and the printed title (tesseract) as the last resort."""
+        for kind in ("aruco", "corner_marks"):
+            for t in self.templates.values():
+                if t.locator.kind != kind:
+                    continue
                 try:
                     page = locate(image, t, self.settings.locate)
                 except PhotoRejected:
                     continue
-                return t, page, None
+                return self._by_qr(image, t, page)
         from sipantau.ocr.identify import identify
 
         ident = identify(image, list(self.templates.values()))
         template = self.templates[ident.template_id]
         page = locate(image, template, self.settings.locate)
         return template, page, ident.tps
+
+    def _by_qr(self, image: GrayImage, t: Template, page: Page
+               ) -> tuple[Template, Page, str | None]:
+        """Switch to the form the QR names when it shares `t`'s frame (e.g. another race)."""
+        parsed = parse_qr_payload(read_qr(page, t) or "")
+        if parsed is None or parsed[0] == t.id or parsed[0] not in self.templates:
+            return t, page, None
+        other = self.templates[parsed[0]]
+        return other, locate(image, other, self.settings.locate), parsed[1]
 
 
 _qr = cv2.QRCodeDetector()
