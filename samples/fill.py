@@ -14,7 +14,7 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from sipantau.samples.handwriting import holdout_digits
+from sipantau.samples.handwriting import Split, split_digits
 from sipantau.templates.model import Template
 from sipantau.templates.render import Rendered
 
@@ -36,7 +36,8 @@ class Writer:
     overflow_rate: float  # glyphs that touch or cross the box border
     zero_xxx: float  # zero as XXX rather than XX0
     blank_lead_rate: float  # a leading box left blank instead of X
-    pool: dict[int, list[int]]  # holdout indices this writer's digits look like
+    pool: dict[int, list[int]]  # indices (into its split) this writer's digits look like
+    split: Split = "holdout"  # samples and the benchmark write holdout digits only
 
 
 @dataclass(frozen=True)
@@ -48,70 +49,48 @@ class Filled:
     writer: Writer
 
 
-@lru_cache(maxsize=1)
-def _by_label() -> dict[int, np.ndarray]:
-    _, labels = holdout_digits()
+@lru_cache(maxsize=2)
+def _by_label(split: Split = "holdout") -> dict[int, np.ndarray]:
+    _, labels = split_digits(split)
     return {d: np.flatnonzero(labels == d) for d in range(10)}
 
 
-def random_writer(rng: np.random.Generator) -> Writer:
+def random_writer(rng: np.random.Generator, split: Split = "holdout") -> Writer:
     pen = str(rng.choice(list(PENS), p=[0.55, 0.3, 0.15]))
     pool = {d: [int(i) for i in rng.choice(idx, size=4, replace=False)]
-            for d, idx in _by_label().items()}
+            for d, idx in _by_label(split).items()}
     return Writer(
         pen=pen, stroke_mm=float(rng.uniform(0.35, 0.9)), size=float(rng.uniform(0.5, 0.95)),
         slant=float(rng.normal(0.08, 0.12)), aspect=float(rng.uniform(0.8, 1.2)),
         jitter=float(rng.uniform(0.02, 0.08)),
         bias=(float(rng.normal(0, 0.06)), float(rng.normal(0, 0.06))),
         overflow_rate=float(rng.uniform(0.0, 0.1)), zero_xxx=0.8, blank_lead_rate=0.03,
-        pool=pool,
+        pool=pool, split=split,
     )
 
 
-def skeleton(mask: np.ndarray) -> np.ndarray:
-    """Zhang-Suen thinning of a 0/1 uint8 mask to one-pixel lines (vectorised)."""
-    img = np.pad(mask.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in (0, 1):
-            p = [np.roll(np.roll(img, -dy, 0), -dx, 1) for dy, dx in
-                 ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))]
-            b = sum(p)
-            a = sum(((p[i] == 0) & (p[(i + 1) % 8] == 1)).astype(np.uint8) for i in range(8))
-            if step == 0:
-                c = (p[0] * p[2] * p[4] == 0) & (p[2] * p[4] * p[6] == 0)
-            else:
-                c = (p[0] * p[2] * p[6] == 0) & (p[0] * p[4] * p[6] == 0)
-            remove = (img == 1) & (b >= 2) & (b <= 6) & (a == 1) & c
-            if remove.any():
-                img[remove] = 0
-                changed = True
-        if not changed:
-            return img[1:-1, 1:-1]
-
-
-SKELETON_H = 64  # digits are thinned once at this height, then redrawn at any size
-
-
-@lru_cache(maxsize=1024)
-def digit_skeleton(index: int) -> np.ndarray:
-    """Centre line (float32 0/1) of holdout digit `index`, cropped, SKELETON_H px tall."""
-    images, _ = holdout_digits()
+@lru_cache(maxsize=4096)
+def digit_ink(index: int, split: Split = "holdout") -> np.ndarray:
+    """Digit `index` of a split as ink alpha (float32 0..1), cropped to its ink."""
+    images, _ = split_digits(split)
     img = images[index]
     ys, xs = np.nonzero(img > 40)
-    img = img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    w = max(2, int(round(img.shape[1] * SKELETON_H / img.shape[0])))
-    big = cv2.resize(img, (w, SKELETON_H), interpolation=cv2.INTER_CUBIC)
-    return skeleton((big > 100).astype(np.uint8)).astype(np.float32)
+    return img[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1].astype(np.float32) / 255.0
 
 
-def restroke(line: np.ndarray, size: tuple[int, int], width: float) -> np.ndarray:
-    """A centre line resized to `size` (w, h), drawn with a pen `width` px wide, with margin."""
-    big = (cv2.resize(line, size, interpolation=cv2.INTER_LINEAR) > 0.08).astype(np.uint8)
-    m = int(np.ceil(width / 2)) + 2
-    big = cv2.copyMakeBorder(big, m, m, m, m, cv2.BORDER_CONSTANT, value=0)
-    dist = cv2.distanceTransform(1 - big, cv2.DIST_L2, 3)
-    return np.clip(width / 2 - dist + 0.5, 0.0, 1.0).astype(np.float32)
+def restroke(ink28: np.ndarray, size: tuple[int, int], width: float) -> np.ndarray:
+    """The digit scaled to `size` (w, h) as written, its strokes thickened or thinned toward a
+    pen `width` px wide (MNIST strokes are about 0.13 of the digit's height), with margin."""
+    alpha = cv2.resize(ink28, size, interpolation=cv2.INTER_CUBIC)
+    alpha = np.clip((alpha - 0.3) / 0.4, 0.0, 1.0)
+    m = int(np.ceil(width)) + 2
+    alpha = cv2.copyMakeBorder(alpha, m, m, m, m, cv2.BORDER_CONSTANT, value=0)
+    delta = int(round((width - 0.13 * size[1]) / 2))
+    if delta:
+        k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(delta) + 1,) * 2)
+        thinner = cv2.erode(alpha, k)
+        alpha = cv2.dilate(alpha, k) if delta > 0 else (thinner if thinner.max() > 0.5 else alpha)
+    return cv2.GaussianBlur(alpha, (3, 3), 0).astype(np.float32)
 
 
 def _shear(alpha: np.ndarray, slant: float, angle: float) -> np.ndarray:
@@ -131,12 +110,12 @@ def _shear(alpha: np.ndarray, slant: float, angle: float) -> np.ndarray:
 def digit_glyph(index: int, height: float, max_width: float, stroke_px: float, writer: Writer,
                 rng: np.random.Generator) -> np.ndarray:
     """Alpha (float32 0..1) of holdout digit `index`, about `height` px tall, in the writer's
-    hand: its centre line redrawn with the writer's pen, narrowed to fit `max_width`."""
-    line = digit_skeleton(index)
-    h = max(height - stroke_px, 4.0)
-    w = line.shape[1] * h / line.shape[0] * writer.aspect * rng.uniform(0.93, 1.07)
-    w = min(w, max(max_width - stroke_px, 4.0) * rng.uniform(0.85, 1.0))
-    glyph = restroke(line, (max(2, int(round(w))), int(round(h))), stroke_px)
+    hand: scaled as written, strokes brought toward the writer's pen, narrowed to fit."""
+    ink28 = digit_ink(index, writer.split)
+    h = max(height, 4.0)
+    w = ink28.shape[1] * h / ink28.shape[0] * writer.aspect * rng.uniform(0.93, 1.07)
+    w = min(w, max(max_width, 4.0) * rng.uniform(0.85, 1.0))
+    glyph = restroke(ink28, (max(2, int(round(w))), int(round(h))), stroke_px)
     angle = float(rng.normal(0, 4))
     return _shear(glyph, writer.slant + float(rng.normal(0, 0.04)), angle)
 

