@@ -85,12 +85,14 @@ def restroke(ink28: np.ndarray, size: tuple[int, int], width: float) -> np.ndarr
     alpha = np.clip((alpha - 0.3) / 0.4, 0.0, 1.0)
     m = int(np.ceil(width)) + 2
     alpha = cv2.copyMakeBorder(alpha, m, m, m, m, cv2.BORDER_CONSTANT, value=0)
-    delta = int(round((width - 0.13 * size[1]) / 2))
+    natural = 0.13 * size[1]
+    delta = int(round((max(width, 3.0) - natural) / 2))
+    delta = max(delta, -int((natural - 3.0) // 2))  # a pen line never thinner than ~3 px
     if delta:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(delta) + 1,) * 2)
-        thinner = cv2.erode(alpha, k)
-        alpha = cv2.dilate(alpha, k) if delta > 0 else (thinner if thinner.max() > 0.5 else alpha)
-    return cv2.GaussianBlur(alpha, (3, 3), 0).astype(np.float32)
+        alpha = cv2.dilate(alpha, k) if delta > 0 else cv2.erode(alpha, k)
+    alpha = cv2.GaussianBlur(alpha, (3, 3), 0)
+    return np.clip(alpha / max(float(alpha.max()), 1e-3) * 1.3, 0.0, 1.0).astype(np.float32)
 
 
 def _shear(alpha: np.ndarray, slant: float, angle: float) -> np.ndarray:
