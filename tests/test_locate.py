@@ -80,3 +80,21 @@ def test_strip_lines_removes_the_box_border():
     out = strip_lines(crop)
     assert out[11, 40] > 150 and out[40, 6] > 150
     assert out[45, 40] < 80
+
+
+def test_glare_over_the_boxes_is_rejected(blanko, blanko_page):
+    import cv2
+
+    from sipantau.ocr.locate import photo_points
+
+    data = photograph(blanko_page)
+    photo = decode(data)
+    page = locate(photo.image, blanko)
+    centre = photo_points(page, np.array([[75.0, 120.0]]))[0] * photo.reduction
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    cv2.circle(img, (int(centre[0]), int(centre[1])), 260, (255, 255, 255), -1)
+    shot = decode(cv2.imencode(".jpg", img)[1].tobytes()).image
+    page = locate(shot, blanko)
+    problems = assess(shot, page, blanko, cut_boxes(page, blanko), QualitySettings())
+    glare = [p for p in problems if p.code == "glare"]
+    assert glare and "gub_paslon_2" in glare[0].detail and "silau" in glare[0].message
