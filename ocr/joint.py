@@ -194,12 +194,19 @@ def _decode_component(comp: Component, hyps: Mapping[str, list[Hypothesis]],
                       budget: list[int]) -> None:
     """Fill `comp` with its consistent solutions, masses and the bound on what was not seen."""
     inside = [c for c in checks if set(c.names) <= set(comp.names)]
+    top = {n: hyps[n][0].value for n in comp.names if hyps[n]}
+    top_ok = len(top) == len(comp.names) and all(c.holds(top) for c in inside)
     for n in comp.names:
         comp.own[n] = {h.value: h.prob for h in hyps[n] if h.value is not None}
         comp.marg[n] = {}
         hs = hyps[n]
         rest = max(0.0, 1.0 - sum(h.prob for h in hs))
-        comp.u += min(rest, hs[-1].prob) if hs else 0.0  # a value outside the top-k
+        unseen = min(rest, hs[-1].prob) if hs else 0.0  # a value outside the top-k
+        if top_ok:
+            # every field is pinned by an equality: with all the others at their top values,
+            # n is at its top value too, so an unseen n needs another field off its top value
+            unseen *= min(1.0, sum(1.0 - hyps[g][0].prob for g in comp.names if g != n))
+        comp.u += unseen
     search = _Search(comp, hyps, inside, s, budget)
     search.run()
     for vals, mass in search.found:

@@ -43,8 +43,11 @@ class Verdict:
     joint: JointResult | None = None
 
 
+LOW = "keyakinan rendah"
+
+
 def _low(conf: float) -> str:
-    return f"keyakinan rendah ({conf:.3f})"
+    return f"{LOW} ({conf:.3f})"
 
 
 def _unreadable_check(c: CompiledCheck) -> str:
@@ -73,7 +76,27 @@ def _read_tick(spec: FieldSpec, probs: Probs | None, s: DecisionSettings) -> Fie
                         [] if ok else [_low(conf)], kind="tick")
 
 
-def _tick_groups(template: Template, fields: Mapping[str, FieldReading]) -> list[str]:
+def _one_of(specs: list[FieldSpec], fields: Mapping[str, FieldReading],
+            s: DecisionSettings) -> None:
+    """Exactly one box of the group is read as ticked: its posterior among the patterns the
+    form allows (exactly one ticked) is every box's confidence, ok above the tick threshold."""
+    marked = [f.confidence if f.value == 1 else 1.0 - f.confidence
+              for f in (fields[sp.name] for sp in specs)]
+    pattern = [m * float(np.prod([1.0 - o for j, o in enumerate(marked) if j != i]))
+               for i, m in enumerate(marked)]
+    chosen = next(i for i, sp in enumerate(specs) if fields[sp.name].value == 1)
+    posterior = pattern[chosen] / max(sum(pattern), 1e-300)
+    for sp in specs:
+        fr = fields[sp.name]
+        fr.confidence = posterior
+        fr.reasons = [r for r in fr.reasons if not r.startswith(LOW)]
+        if posterior < s.tick_ok_confidence:
+            fr.reasons.append(_low(posterior))
+        fr.status = "review" if fr.reasons else "ok"
+
+
+def _tick_groups(template: Template, fields: Mapping[str, FieldReading],
+                 s: DecisionSettings) -> list[str]:
     """Tick boxes of one section are one choice: exactly one must be ticked."""
     sections: dict[str, list[FieldSpec]] = {}
     for f in template.fields:
@@ -92,6 +115,8 @@ def _tick_groups(template: Template, fields: Mapping[str, FieldReading]) -> list
             for f in specs:
                 fields[f.name].status = "review"
                 fields[f.name].reasons.append(reason)
+        else:
+            _one_of(specs, fields, s)
     return reasons
 
 
@@ -161,7 +186,7 @@ def judge(template: Template, box_probs: Mapping[str, Probs],
     joint = decode(hyps, checks, s)
     for name in own:
         _settle(fields[name], joint, own[name], s)
-    tick_reasons = _tick_groups(template, fields)
+    tick_reasons = _tick_groups(template, fields, s)
     status: Literal["ok", "review"] = "ok"
     if any(f.status != "ok" for f in fields.values()) or any(r.ok is not True for r in results):
         status = "review"

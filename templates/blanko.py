@@ -20,6 +20,7 @@ MARGIN = 8.0
 BOX_W, BOX_H, BOX_GAP = 10.0, 12.0, 1.5
 TICK = 8.0
 ROW_H = 17.0
+MAX_VOTERS = 615  # at most 600 voters a TPS in Pilkada 2024, plus the 2.5 % reserve (R7)
 
 
 def digit_boxes(x: float, y: float, n: int = 3) -> list[list[float]]:
@@ -65,14 +66,16 @@ def _race_column(
                   rule="R6", message="R6: suara sah + tidak sah tidak sama dengan total suara"),
         CheckSpec(expr=f"{short}_total_suara == {short}_pemilih", rule="R4",
                   message="R4: total suara tidak sama dengan jumlah pemilih"),
-        CheckSpec(expr=f"{short}_pemilih <= dpt * 1.025", rule="R7",
-                  message="R7: jumlah pemilih melebihi DPT + 2,5%"),
+        CheckSpec(expr=f"{short}_pemilih <= {MAX_VOTERS}", rule="R7",
+                  message="R7: jumlah pemilih melebihi 600 pemilih per TPS + 2,5%"),
     ]
     return fields, checks, texts, lines
 
 
 def build_blanko(election: Election) -> Template:
-    """The blanko for `election`: ArUco corners, QR, DPT, both races, situation tick boxes."""
+    """The blanko for `election`: ArUco corners, QR, both races, situation tick boxes.
+
+    DPT is not written on it: the desk knows each TPS's DPT from the election data."""
     c = [
         [MARGIN, MARGIN],
         [PAGE_W - MARGIN, MARGIN],
@@ -89,22 +92,18 @@ def build_blanko(election: Election) -> Template:
                       "diisi X.",
                  x=MARGIN + 2, y=44.0, size=2.4),
         TextSpec(text="Angka nol ditulis XXX.", x=MARGIN + 2, y=48.5, size=2.4),
-        TextSpec(text="DPT (jumlah pemilih terdaftar) di TPS ini", x=MARGIN + 2, y=58.5, size=3.0,
-                 bold=True),
         TextSpec(text="Situasi di TPS (beri tanda X):", x=MARGIN + 2, y=253.0, size=3.0, bold=True),
         TextSpec(text="Aman / kondusif", x=MARGIN + 14, y=262.0, size=2.8),
         TextSpec(text="Ada kejadian / insiden", x=MARGIN + 74, y=262.0, size=2.8),
         TextSpec(text="Nama & tanda tangan pemantau: ..................................",
                  x=MARGIN + MARK + 4, y=272.0, size=2.6),
     ]
-    dpt_x = PAGE_W - MARGIN - 3 - 3 * BOX_W - 2 * BOX_GAP - 3
-    fields = [FieldSpec(name="dpt", label="DPT di TPS", section="Identitas",
-                        boxes=digit_boxes(dpt_x, 53.0))]
+    fields: list[FieldSpec] = []
     checks: list[CheckSpec] = []
-    lines = [LineSpec(rect=[MARGIN, 51.0, PAGE_W - 2 * MARGIN, 16.0], width=0.25, gray=110)]
+    lines: list[LineSpec] = []
     for i, race in enumerate(election.races):
         x0 = MARGIN + i * (PAGE_W - 2 * MARGIN) / 2 + (0 if i == 0 else 3.0)
-        f, ch, t, ln = _race_column(i, race.id, race.short, race.name, race.paslon, x0, 76.0)
+        f, ch, t, ln = _race_column(i, race.id, race.short, race.name, race.paslon, x0, 64.0)
         fields += f
         checks += ch
         texts += t

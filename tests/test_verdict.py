@@ -37,7 +37,7 @@ def digits(value: int) -> np.ndarray:
 
 
 def form(**override: int) -> dict[str, np.ndarray]:
-    values = {"dpt": 310} | {f"{r}_{k}": v for r in ("gub", "wako") for k, v in RACE.items()}
+    values = {f"{r}_{k}": v for r in ("gub", "wako") for k, v in RACE.items()}
     values |= override
     probs = {k: digits(v) for k, v in values.items()}
     probs["situasi_aman"] = sure("X")[None, :]
@@ -102,16 +102,33 @@ def test_empty_field() -> None:
 
 
 def test_standalone_field_needs_high_own_confidence() -> None:
+    # without R4, gub_pemilih is in no equality check: nothing else vouches for it
+    alone = T.model_copy(update={"checks": [c for c in T.checks
+                                            if c.expr != "gub_total_suara == gub_pemilih"]})
     probs = form()
-    probs["dpt"][1] = sure("1", 0.9995)  # in no equality check: nothing else vouches for it
+    probs["gub_pemilih"][1] = sure("0", 0.9995)
+    v = judge(alone, probs, S)
+    assert v.fields["gub_pemilih"].status == "review" and v.status == "review"
+    assert v.fields["gub_paslon_1"].status == "ok"
+
+
+def test_r7_break_marks_the_field() -> None:
+    v = judge(T, form(gub_pemilih=620, gub_total_suara=620, gub_suara_sah=605, gub_paslon_1=440), S)
+    assert v.fields["gub_pemilih"].status == "review" and v.status == "review"
+    assert "R7: jumlah pemilih melebihi 600 pemilih per TPS + 2,5%" in v.reasons
+    assert v.fields["wako_pemilih"].status == "ok"
+
+
+def test_ticks_vouch_for_each_other() -> None:
+    """Each tick box alone at 0.997 is not enough; exactly-one-ticked makes the pair sure."""
+    probs = form()
+    probs["situasi_aman"] = sure("X", 0.997)[None]
+    probs["situasi_insiden"] = sure("", 0.997)[None]
     v = judge(T, probs, S)
-    assert v.fields["dpt"].status == "review" and v.status == "review"
-
-
-def test_r7_break_marks_both_fields() -> None:
-    v = judge(T, form(dpt=200), S)
-    assert v.fields["dpt"].status == "review" and v.fields["gub_pemilih"].status == "review"
-    assert "R7: jumlah pemilih melebihi DPT + 2,5%" in v.reasons
+    assert v.fields["situasi_aman"].status == "ok" and v.fields["situasi_aman"].value == 1
+    assert v.fields["situasi_insiden"].confidence > 0.9999
+    probs["situasi_insiden"] = sure("", 0.6)[None]  # unsure whether the other is ticked too
+    assert judge(T, probs, S).fields["situasi_aman"].status == "review"
 
 
 @pytest.mark.parametrize(("aman", "insiden", "ok"), [
