@@ -1,4 +1,4 @@
-"""Regenerates the committed sample photos (`samples/photos/`): `python -m sipantau.samples.refresh`."""
+"""Regenerates the committed sample photos: `python -m sipantau.samples.refresh`."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from pathlib import Path
 
 from sipantau.samples.make import make_samples
 
+PHOTOS = Path(__file__).with_name("photos")
 SETS = [("sipantau-blanko", 4, 2024), ("c-hasil-kwk-walikota", 2, 2025),
         ("c-hasil-kwk-gubernur", 1, 2026)]
 
 
-def refresh(out: Path = Path(__file__).with_name("photos")) -> Path:
+def refresh(out: Path = PHOTOS) -> Path:
     """Seeded photos of each template into `out`, with one merged truth.json."""
     if out.exists():
         shutil.rmtree(out)
