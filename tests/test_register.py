@@ -21,11 +21,10 @@ from sipantau.templates import registry
 from sipantau.templates.register import add_template, box_map_from_kawalc1
 from sipantau.templates.registry import load_template_file
 
-# Scan and box map: kawalc1/kawalc1 (MIT licence), see /work/shared/reference/README.md.
-REFERENCE = Path("/work/shared/reference/c1-kwk-2015-depok-lampiran.jpg")
+# Scan and box map: kawalc1/kawalc1 (MIT licence, tests/fixtures/kawalc1/LICENSE-kawalc1.txt).
+REFERENCE = Path(__file__).parent / "fixtures" / "kawalc1" / "c1-kwk-2015-depok-lampiran.jpg"
 KAWALC1_BOXES = REFERENCE.with_name("c1-kwk-2015-depok-lampiran.boxes.json")
 DEPOK_ID = "c1-kwk-2015-depok"
-pytestmark = pytest.mark.skipif(not REFERENCE.is_file(), reason="shared reference scans absent")
 
 
 def shoot(page: np.ndarray, angle: float, *, size=(2000, 1500), scale=0.8, jitter=0.04,
