@@ -81,7 +81,8 @@ def template_from_box_map(box_map: dict[str, Any], template_id: str, reference_n
 
 def add_template(template_id: str, reference: Path, boxes: Path, out_dir: Path | None = None
                  ) -> Path:
-    """Register a form from one reference scan and a box map; returns the template's YAML path."""
+    """Register a form from one reference scan and a box map (ours, or kawalc1's shape);
+    returns the template's YAML path."""
     out = out_dir or user_dir()
     if reference.suffix.lower() not in IMAGE_SUFFIXES:
         raise TemplateError(f"gambar referensi harus {', '.join(IMAGE_SUFFIXES)}")
@@ -90,7 +91,10 @@ def add_template(template_id: str, reference: Path, boxes: Path, out_dir: Path |
     except (OSError, json.JSONDecodeError) as exc:
         raise TemplateError(f"peta kotak {boxes.name} tidak dapat dibaca", detail=str(exc)) from exc
     ref_name = f"{template_id}{reference.suffix.lower()}"
-    template = template_from_box_map(box_map, template_id, ref_name, _image_size(reference))
+    size = _image_size(reference)
+    if isinstance(box_map, dict) and "numbers" in box_map:  # kawalc1's own box-map shape
+        box_map = box_map_from_kawalc1(box_map, template_id, size)
+    template = template_from_box_map(box_map, template_id, ref_name, size)
     out.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(reference, out / ref_name)
     return save_template(template, out)

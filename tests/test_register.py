@@ -142,3 +142,14 @@ def test_check_quad_refuses_implausible_pages():
     assert check_quad(ok[::-1], (1500, 1000), s) == "page quad is mirrored"
     assert check_quad(ok[[0, 2, 1, 3]], (1500, 1000), s) == "page quad is not convex"
     assert check_quad(ok / 10, (1500, 1000), s) == "page too small in the photo"
+
+
+def test_cli_adds_a_kawalc1_box_map_directly(tmp_path):
+    from sipantau.cli import main
+
+    assert main(["templates", "add", "depok-cli", "--reference", str(REFERENCE), "--boxes",
+                 str(KAWALC1_BOXES), "--dir", str(tmp_path)]) == 0
+    t = load_template_file(tmp_path / "depok-cli.yaml")
+    assert [f.name for f in t.fields] == ["dimas", "idris", "jumlah", "tidak_sah"]
+    assert [c.expr for c in t.checks] == ["dimas + idris == jumlah"]
+    assert (tmp_path / "depok-cli.jpg").read_bytes() == REFERENCE.read_bytes()
