@@ -105,7 +105,7 @@ class Tally:
             "silent_form_errors": self.silent_forms,
             "inconsistent_forms_ok": self.inconsistent_ok,
             "median_ms": round(med, 1) if med else None,
-            "p95_ms": round(ms[int(0.95 * (len(ms) - 1))], 1) if ms else None,
+            "p95_ms": round(float(np.percentile(ms, 95)), 1) if ms else None,
             "median_bare_decode_ms": round(dec, 1) if dec else None,
             "ratio_to_decode": round(med / dec, 2) if med and dec else None,
             "top_confusions": dict(sorted(self.confusions.items(), key=lambda kv: -kv[1])[:8]),

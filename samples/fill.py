@@ -87,7 +87,7 @@ def restroke(ink28: np.ndarray, size: tuple[int, int], width: float) -> np.ndarr
     alpha = cv2.copyMakeBorder(alpha, m, m, m, m, cv2.BORDER_CONSTANT, value=0)
     natural = 0.13 * size[1]
     delta = int(round((max(width, 3.0) - natural) / 2))
-    delta = max(delta, -int((natural - 3.0) // 2))  # a pen line never thinner than ~3 px
+    delta = max(delta, -int(0.2 * natural))  # erosion past that breaks the thinner strokes
     if delta:
         k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(delta) + 1,) * 2)
         alpha = cv2.dilate(alpha, k) if delta > 0 else cv2.erode(alpha, k)
