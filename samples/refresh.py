@@ -9,16 +9,16 @@ from pathlib import Path
 
 from sipantau.samples.make import make_samples
 
-PHOTOS = Path(__file__).with_name("photos")
+PHOTOS = Path(__file__).parent  # samples/*.jpg and samples/truth.json
 SETS = [("sipantau-blanko", 4, 2024), ("c-hasil-kwk-walikota", 2, 2025),
         ("c-hasil-kwk-gubernur", 1, 2026)]
 
 
 def refresh(out: Path = PHOTOS) -> Path:
     """Seeded photos of each template into `out`, with one merged truth.json."""
-    if out.exists():
-        shutil.rmtree(out)
-    out.mkdir(parents=True)
+    out.mkdir(parents=True, exist_ok=True)
+    for old in out.glob("*.jpg"):
+        old.unlink()
     photos = []
     with tempfile.TemporaryDirectory() as tmp:
         for template_id, count, seed in SETS:

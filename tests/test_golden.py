@@ -13,7 +13,7 @@ from sipantau.ocr.digits import default_reader
 from sipantau.ocr.pipeline import Reader
 from sipantau.templates.registry import all_templates
 
-PHOTOS = Path(__file__).resolve().parent.parent / "samples" / "photos"
+PHOTOS = Path(__file__).resolve().parent.parent / "samples"
 TRUTH = json.loads((PHOTOS / "truth.json").read_text())["photos"]
 
 
