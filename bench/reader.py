@@ -26,8 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--template", default="sipantau-blanko")
     p.add_argument("--photos", type=Path, help="bench on this folder (with truth.json) instead")
     p.add_argument("--out", type=Path, help="keep photos and bench.json here")
-    p.add_argument("--baseline", type=int, default=6,
-                   help="photos read with the pytesseract digit reader (slow; 0 to skip)")
+    p.add_argument(
+        "--baseline",
+        type=int,
+        default=6,
+        help="photos read with the pytesseract digit reader (slow; 0 to skip)",
+    )
 
 
 def box_labels(written: str, n: int) -> list[str]:
@@ -73,8 +77,9 @@ class Tally:
             if fr.status == "ok" and not right:
                 self.silent_fields += 1
             if fr.kind == "digits" and name in truth.get("written", {}):
-                for box, want in zip(fr.boxes, box_labels(truth["written"][name], len(fr.boxes)),
-                                     strict=True):
+                for box, want in zip(
+                    fr.boxes, box_labels(truth["written"][name], len(fr.boxes)), strict=True
+                ):
                     self.boxes += 1
                     got = CLASSES[int(np.argmax(box.probs))]
                     self.boxes_right += got == want
@@ -160,13 +165,16 @@ def main(args: argparse.Namespace) -> int:
             photo_dir = args.out or Path(tmp) / "photos"
             t0 = time.perf_counter()
             make_samples(args.template, args.count, photo_dir, args.seed, None)
-            print(f"generated {args.count} photos in {time.perf_counter() - t0:.0f} s "
-                  f"(seed {args.seed}, template {args.template}) -> {photo_dir}")
+            print(
+                f"generated {args.count} photos in {time.perf_counter() - t0:.0f} s "
+                f"(seed {args.seed}, template {args.template}) -> {photo_dir}"
+            )
         results = {"cnn": _print("digit reader: cnn (one core)", run(photo_dir, "cnn"))}
         if args.baseline:
             base = run(photo_dir, "tesseract", args.baseline)
             results["tesseract"] = _print(
-                f"baseline digit reader: pytesseract, first {args.baseline} photos", base)
+                f"baseline digit reader: pytesseract, first {args.baseline} photos", base
+            )
         if args.out:
             (args.out / "bench.json").write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0

@@ -116,7 +116,7 @@ def _full(probs: Probs, k: int) -> list[Hypothesis]:
     for code in top:
         if mass[code] <= 0:
             break
-        members = order[starts[code]:starts[code + 1]]
+        members = order[starts[code] : starts[code + 1]]
         best = int(members[np.argmax(joint[members])])
         labels = tuple(CLASSES[int(c)] for c in np.unravel_index(best, (N_CLASSES,) * n))
         value = None if code == 10**n else int(code)

@@ -24,8 +24,12 @@ class FieldCrops:
 
 def to_px(rect: list[float], scale: float) -> Box:
     x, y, w, h = rect
-    return (int(round(x * scale)), int(round(y * scale)), int(round(w * scale)),
-            int(round(h * scale)))
+    return (
+        int(round(x * scale)),
+        int(round(y * scale)),
+        int(round(w * scale)),
+        int(round(h * scale)),
+    )
 
 
 def _outline(boxes: list[Box], origin: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
@@ -76,8 +80,9 @@ def cut_boxes(page: Page, template: Template) -> dict[str, FieldCrops]:
 def strip_lines(crop: GrayImage, min_len: float = 0.6) -> GrayImage:
     """Paint over long straight horizontal/vertical lines (printed box borders) with paper tone."""
     h, w = crop.shape
-    ink = cv2.adaptiveThreshold(crop, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV,
-                                (min(h, w) // 2) | 1, 10)
+    ink = cv2.adaptiveThreshold(
+        crop, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, (min(h, w) // 2) | 1, 10
+    )
     horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, int(w * min_len)), np.uint8))
     vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((int(h * min_len), 1), np.uint8))
     lines = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((3, 3), np.uint8))

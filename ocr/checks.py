@@ -16,11 +16,16 @@ Linear = dict[str, Number]  # field name -> coefficient; "" -> the constant term
 Values = Mapping[str, int | None]
 
 _CMP: dict[type[ast.cmpop], Callable[[Number, Number], bool]] = {
-    ast.Eq: operator.eq, ast.LtE: operator.le, ast.GtE: operator.ge,
-    ast.Lt: operator.lt, ast.Gt: operator.gt,
+    ast.Eq: operator.eq,
+    ast.LtE: operator.le,
+    ast.GtE: operator.ge,
+    ast.Lt: operator.lt,
+    ast.Gt: operator.gt,
 }
 _BIN: dict[type[ast.operator], Callable[[Number, Number], Number]] = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
 }
 
 
@@ -110,8 +115,9 @@ class CompiledCheck:
         """The integer value of `name` that makes this equality hold given the others, if any."""
         if not self.is_equality or self.linear is None or not self.linear.get(name):
             return None
-        rest = sum((c * values[k] if k else c for k, c in self.linear.items() if k != name),
-                   start=0)
+        rest = sum(
+            (c * values[k] if k else c for k, c in self.linear.items() if k != name), start=0
+        )
         x = Fraction(-rest) / self.linear[name]
         return int(x) if x.denominator == 1 else None
 
@@ -135,8 +141,13 @@ def compile_check(spec: CheckSpec) -> CompiledCheck:
             linear[k] = linear.get(k, 0) - v
         linear = {k: v for k, v in linear.items() if v != 0 or k == ""}
     return CompiledCheck(
-        spec=spec, names=tuple(spec.names), is_equality=isinstance(tree.ops[0], ast.Eq),
-        linear=linear, compare=_CMP[type(tree.ops[0])], lhs=_closure(left), rhs=_closure(right),
+        spec=spec,
+        names=tuple(spec.names),
+        is_equality=isinstance(tree.ops[0], ast.Eq),
+        linear=linear,
+        compare=_CMP[type(tree.ops[0])],
+        lhs=_closure(left),
+        rhs=_closure(right),
     )
 
 
@@ -150,9 +161,7 @@ def message_of(check: CompiledCheck) -> str:
     return check.spec.message or f"aturan {check.spec.rule or check.spec.expr} tidak terpenuhi"
 
 
-def run_checks(
-    checks: Sequence[CheckSpec | CompiledCheck], values: Values
-) -> list[CheckResult]:
+def run_checks(checks: Sequence[CheckSpec | CompiledCheck], values: Values) -> list[CheckResult]:
     """Run every check on `values`; `ok` is None where a value it needs is missing."""
     out = []
     for c in compile_checks(checks):

@@ -19,9 +19,13 @@ cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 FORMATS = {"JPEG", "PNG", "WEBP", "BMP", "TIFF"}
 # EXIF orientation -> (rotate code or None, flip first)
 _ORIENT = {
-    2: (None, True), 3: (cv2.ROTATE_180, False), 4: (cv2.ROTATE_180, True),
-    5: (cv2.ROTATE_90_CLOCKWISE, True), 6: (cv2.ROTATE_90_CLOCKWISE, False),
-    7: (cv2.ROTATE_90_COUNTERCLOCKWISE, True), 8: (cv2.ROTATE_90_COUNTERCLOCKWISE, False),
+    2: (None, True),
+    3: (cv2.ROTATE_180, False),
+    4: (cv2.ROTATE_180, True),
+    5: (cv2.ROTATE_90_CLOCKWISE, True),
+    6: (cv2.ROTATE_90_CLOCKWISE, False),
+    7: (cv2.ROTATE_90_COUNTERCLOCKWISE, True),
+    8: (cv2.ROTATE_90_COUNTERCLOCKWISE, False),
 }
 
 
@@ -111,8 +115,12 @@ def decode(data: bytes, settings: DecodeSettings | None = None, *, full: bool = 
     settings = settings or DecodeSettings()
     fmt, w, h, orientation = probe(data, settings)
     r = _reduction(w, h, settings.target_long_side) if fmt == "JPEG" and not full else 1
-    flags = {1: cv2.IMREAD_GRAYSCALE, 2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
-             4: cv2.IMREAD_REDUCED_GRAYSCALE_4, 8: cv2.IMREAD_REDUCED_GRAYSCALE_8}[r]
+    flags = {
+        1: cv2.IMREAD_GRAYSCALE,
+        2: cv2.IMREAD_REDUCED_GRAYSCALE_2,
+        4: cv2.IMREAD_REDUCED_GRAYSCALE_4,
+        8: cv2.IMREAD_REDUCED_GRAYSCALE_8,
+    }[r]
     buf = np.frombuffer(data, dtype=np.uint8)
     image = cv2.imdecode(buf, flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None or image.size == 0:

@@ -27,8 +27,10 @@ class FormNotIdentified(UnknownTemplate):
     code = "form_not_identified"
 
 
-NOT_IDENTIFIED = ("jenis formulir tidak dikenali dari QR maupun judulnya; pilih formulir secara "
-                  "manual atau foto ulang dengan judul dan kode QR terlihat jelas")
+NOT_IDENTIFIED = (
+    "jenis formulir tidak dikenali dari QR maupun judulnya; pilih formulir secara "
+    "manual atau foto ulang dengan judul dan kode QR terlihat jelas"
+)
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,9 @@ def _decode_rectified(photo: GrayImage, corners: np.ndarray) -> str:
     side, m = 300, 40
     dst = np.float32([[m, m], [m + side, m], [m + side, m + side], [m, m + side]])
     H = cv2.getPerspectiveTransform(corners.reshape(4, 2).astype(np.float32), dst)
-    crop = cv2.warpPerspective(photo, H, (side + 2 * m, side + 2 * m), flags=cv2.INTER_CUBIC,
-                               borderValue=255)
+    crop = cv2.warpPerspective(
+        photo, H, (side + 2 * m, side + 2 * m), flags=cv2.INTER_CUBIC, borderValue=255
+    )
     sharp = cv2.addWeighted(crop, 2.0, cv2.GaussianBlur(crop, (0, 0), 3), -1.0, 0)
     otsu = cv2.threshold(crop, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)[1]
     for image in (crop, sharp, otsu):
@@ -108,7 +111,7 @@ def title_score(title: str, ocr_text: str) -> float:
     if not t or not o:
         return 0.0
     starts = [0] + [m.end() for m in re.finditer(" ", o)]
-    window = max(_ratio(t, o[i:i + len(t)]) for i in starts)
+    window = max(_ratio(t, o[i : i + len(t)]) for i in starts)
     words = o.split()
     grams = set(words) | {a + b for a, b in zip(words, words[1:], strict=False)}
     title_words = t.split()
@@ -135,8 +138,11 @@ def ocr_top(photo: GrayImage, quarter_turns: int) -> str:
 
 def match_title(text: str, templates: Sequence[Template]) -> tuple[Template, float] | None:
     """The template whose title the text shows, when it is clearly better than the others."""
-    scored = sorted(((title_score(_title_of(t), text), t) for t in templates),
-                    key=lambda st: st[0], reverse=True)
+    scored = sorted(
+        ((title_score(_title_of(t), text), t) for t in templates),
+        key=lambda st: st[0],
+        reverse=True,
+    )
     if not scored or scored[0][0] < MIN_TITLE_SCORE:
         return None
     if len(scored) > 1 and scored[0][0] - scored[1][0] < MIN_TITLE_MARGIN:

@@ -110,8 +110,10 @@ def search_order(
     left, order = list(names), []
     while left:
         open_counts = [(c, [n for n in c.names if n in left]) for c in checks]
-        pick = next(((rest[0], c) for c, rest in open_counts
-                     if len(rest) == 1 and c.can_solve(rest[0])), None)
+        pick = next(
+            ((rest[0], c) for c, rest in open_counts if len(rest) == 1 and c.can_solve(rest[0])),
+            None,
+        )
         if pick is None:
             pick = (min(left, key=lambda n, oc=open_counts: _closeness(n, oc)), None)
         name, pin = pick
@@ -139,14 +141,23 @@ def _pinner(name: str, check: CompiledCheck) -> Callable[[Mapping[str, int]], in
 class _Search:
     """Depth-first branch and bound over one component's hypotheses, with a shared node budget."""
 
-    def __init__(self, comp: Component, hyps: Mapping[str, list[Hypothesis]],
-                 checks: Sequence[CompiledCheck], s: DecisionSettings, budget: list[int]) -> None:
+    def __init__(
+        self,
+        comp: Component,
+        hyps: Mapping[str, list[Hypothesis]],
+        checks: Sequence[CompiledCheck],
+        s: DecisionSettings,
+        budget: list[int],
+    ) -> None:
         self.comp, self.s, self.budget = comp, s, budget
         self.order = search_order(comp.names, checks)
-        self.opts = {n: [(h.value, h.prob) for h in hyps[n] if h.value is not None]
-                     for n in comp.names}
-        self.tail = {n: [*itertools.accumulate([p for _, p in o][::-1])][::-1] + [0.0]
-                     for n, o in self.opts.items()}
+        self.opts = {
+            n: [(h.value, h.prob) for h in hyps[n] if h.value is not None] for n in comp.names
+        }
+        self.tail = {
+            n: [*itertools.accumulate([p for _, p in o][::-1])][::-1] + [0.0]
+            for n, o in self.opts.items()
+        }
         self.pins = {name: _pinner(name, pin) for name, pin, _ in self.order if pin is not None}
         self.suffix = [1.0] * (len(self.order) + 1)
         for i in range(len(self.order) - 1, -1, -1):
@@ -189,9 +200,13 @@ class _Search:
         self.values.pop(name, None)
 
 
-def _decode_component(comp: Component, hyps: Mapping[str, list[Hypothesis]],
-                      checks: Sequence[CompiledCheck], s: DecisionSettings,
-                      budget: list[int]) -> None:
+def _decode_component(
+    comp: Component,
+    hyps: Mapping[str, list[Hypothesis]],
+    checks: Sequence[CompiledCheck],
+    s: DecisionSettings,
+    budget: list[int],
+) -> None:
     """Fill `comp` with its consistent solutions, masses and the bound on what was not seen."""
     inside = [c for c in checks if set(c.names) <= set(comp.names)]
     top = {n: hyps[n][0].value for n in comp.names if hyps[n]}
@@ -233,8 +248,9 @@ def _cross_ok(checks: Sequence[CompiledCheck], parts: Sequence[Assignment]) -> b
     return all(c.holds(values) is not False for c in checks)
 
 
-def _combine(choices: list[list[Assignment]], cross: Sequence[CompiledCheck],
-             budget: list[int]) -> list[Assignment] | None:
+def _combine(
+    choices: list[list[Assignment]], cross: Sequence[CompiledCheck], budget: list[int]
+) -> list[Assignment] | None:
     """Best option per variable such that the cross-variable checks hold (branch and bound)."""
     heads = [opts[0].prob for opts in choices]
     best: list[Assignment] | None = None
@@ -248,7 +264,7 @@ def _combine(choices: list[list[Assignment]], cross: Sequence[CompiledCheck],
                 best, best_p = list(chosen), mass
             return
         for opt in choices[i]:
-            if budget[0] <= 0 or mass * opt.prob * math.prod(heads[i + 1:]) <= best_p:
+            if budget[0] <= 0 or mass * opt.prob * math.prod(heads[i + 1 :]) <= best_p:
                 break
             if _cross_ok(cross, [*chosen, opt]):
                 dfs(i + 1, [*chosen, opt], mass * opt.prob)
@@ -257,8 +273,9 @@ def _combine(choices: list[list[Assignment]], cross: Sequence[CompiledCheck],
     return best
 
 
-def _choices(comps: Sequence[Component], hyps: Mapping[str, list[Hypothesis]],
-             s: DecisionSettings) -> list[list[Assignment]]:
+def _choices(
+    comps: Sequence[Component], hyps: Mapping[str, list[Hypothesis]], s: DecisionSettings
+) -> list[list[Assignment]]:
     """Options per variable: a component's solutions, or a free field's hypotheses."""
     out = [c.solutions for c in comps if c.solutions]
     linked = {n for c in comps for n in c.names}
@@ -269,15 +286,16 @@ def _choices(comps: Sequence[Component], hyps: Mapping[str, list[Hypothesis]],
     return out
 
 
-def _runners_up(best: list[Assignment], choices: list[list[Assignment]],
-                cross: Sequence[CompiledCheck], n: int) -> list[Assignment]:
+def _runners_up(
+    best: list[Assignment], choices: list[list[Assignment]], cross: Sequence[CompiledCheck], n: int
+) -> list[Assignment]:
     """Next assignments: the best with one variable's option swapped for a lesser one."""
     out = []
     for i, opts in enumerate(choices):
         for opt in opts:
             if opt is best[i]:
                 continue
-            parts = [*best[:i], opt, *best[i + 1:]]
+            parts = [*best[:i], opt, *best[i + 1 :]]
             if _cross_ok(cross, parts):
                 out.append(_merge(parts))
     return sorted(out, key=lambda a: -a.prob)[:n]

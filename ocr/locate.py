@@ -14,8 +14,10 @@ from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page, Quad
 from sipantau.templates.model import Template
 
-NOT_FOUND = ("form_not_found",
-             "formulir tidak ditemukan di foto; foto ulang dengan keempat sudut terlihat")
+NOT_FOUND = (
+    "form_not_found",
+    "formulir tidak ditemukan di foto; foto ulang dengan keempat sudut terlihat",
+)
 THUMB_W = 124
 
 
@@ -35,12 +37,19 @@ def page_corners(template: Template) -> np.ndarray:
 
 
 def _warp(photo: GrayImage, H: Homography, size: tuple[int, int]) -> GrayImage:
-    return cv2.warpPerspective(photo, H, size, flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    return cv2.warpPerspective(
+        photo, H, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=255
+    )
 
 
-def make_page(photo: GrayImage, template: Template, photo_to_units: Homography, method: str,
-              settings: LocateSettings, identity: str | None = None) -> Page:
+def make_page(
+    photo: GrayImage,
+    template: Template,
+    photo_to_units: Homography,
+    method: str,
+    settings: LocateSettings,
+    identity: str | None = None,
+) -> Page:
     """Build the Page from a homography that maps photo pixels to template units."""
     s = canonical_scale(template, settings)
     H = np.diag([s, s, 1.0]) @ photo_to_units
@@ -49,8 +58,9 @@ def make_page(photo: GrayImage, template: Template, photo_to_units: Homography, 
     return Page(image, s, H, method, quad.astype(np.float32), identity)
 
 
-def on_larger_photo(page: Page, photo: GrayImage, factor: float, template: Template,
-                    settings: LocateSettings) -> Page:
+def on_larger_photo(
+    page: Page, photo: GrayImage, factor: float, template: Template, settings: LocateSettings
+) -> Page:
     """The same page warped from a `factor` times larger decode of the same photo."""
     H = page.homography @ np.diag([1 / factor, 1 / factor, 1.0])
     image = _warp(photo, H, canonical_size(template, settings))
@@ -210,9 +220,11 @@ def _render_thumbnail(template: Template) -> np.ndarray:
 
     dpi = THUMB_W / template.page.width * 25.4 if template.page.unit == "mm" else None
     img = render(template, dpi=dpi or 25.4).image
-    thumb = cv2.resize(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
-                       (THUMB_W, int(round(THUMB_W * template.page.height / template.page.width))),
-                       interpolation=cv2.INTER_AREA)
+    thumb = cv2.resize(
+        cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
+        (THUMB_W, int(round(THUMB_W * template.page.height / template.page.width))),
+        interpolation=cv2.INTER_AREA,
+    )
     return _high_pass(thumb)
 
 
@@ -228,8 +240,9 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
 
-def best_rotation(photo: GrayImage, template: Template, quad: np.ndarray,
-                  units_quad: np.ndarray) -> tuple[np.ndarray, float, float]:
+def best_rotation(
+    photo: GrayImage, template: Template, quad: np.ndarray, units_quad: np.ndarray
+) -> tuple[np.ndarray, float, float]:
     """Of the four ways to pair the quad with the page corners, the one that looks like the form:
     (photo -> units homography, its similarity to the blank form, the runner-up's)."""
     thumb = _thumbnail(template)
@@ -254,12 +267,16 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     if not quads:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks found")
     units_quad = np.array(template.locator.corners, dtype=np.float64)
-    H, best, second = max((best_rotation(photo, template, q, units_quad) for q in quads),
-                          key=lambda r: r[1])
+    H, best, second = max(
+        (best_rotation(photo, template, q, units_quad) for q in quads), key=lambda r: r[1]
+    )
     if best < settings.min_form_similarity or best - second < settings.min_orientation_margin:
-        raise PhotoRejected("wrong_form", "foto bukan formulir yang diharapkan, atau arahnya "
-                            "tidak jelas; foto ulang seluruh halaman",
-                            detail=f"similarity {best:.2f}, runner-up {second:.2f}")
+        raise PhotoRejected(
+            "wrong_form",
+            "foto bukan formulir yang diharapkan, atau arahnya "
+            "tidak jelas; foto ulang seluruh halaman",
+            detail=f"similarity {best:.2f}, runner-up {second:.2f}",
+        )
     return make_page(photo, template, H, "corner_marks", settings)
 
 

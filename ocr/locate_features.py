@@ -17,8 +17,10 @@ from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
 
-NOT_FOUND = ("form_not_found",
-             "formulir tidak ditemukan di foto, ulangi dengan seluruh halaman terlihat")
+NOT_FOUND = (
+    "form_not_found",
+    "formulir tidak ditemukan di foto, ulangi dengan seluruh halaman terlihat",
+)
 Points = npt.NDArray[np.float32]  # N x 2
 
 
@@ -40,8 +42,7 @@ class FeatureSettings(BaseModel):
 def _detect(image: GrayImage, s: FeatureSettings) -> tuple[Points, np.ndarray | None]:
     """Keypoints (in `image`'s own pixels) and ORB descriptors, found at the work size."""
     f = min(1.0, s.work_side / max(image.shape[:2]))
-    small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f,
-                                              interpolation=cv2.INTER_AREA)
+    small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     orb = cv2.ORB_create(nfeatures=s.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=10)
     kps, desc = orb.detectAndCompute(small, None)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2) / f
@@ -96,16 +97,16 @@ def check_quad(quad: np.ndarray, photo_shape: tuple[int, ...], s: FeatureSetting
     return None
 
 
-def _fit(pts: Points, desc: np.ndarray | None, index: FeatureIndex, s: FeatureSettings,
-         tol: float) -> Homography:
+def _fit(
+    pts: Points, desc: np.ndarray | None, index: FeatureIndex, s: FeatureSettings, tol: float
+) -> Homography:
     """RANSAC homography from matched points to the reference, or PhotoRejected."""
     pairs = _match(desc, index, s.ratio) if desc is not None else []
     if len(pairs) < s.min_inliers:
         raise PhotoRejected(*NOT_FOUND, detail=f"{len(pairs)} feature matches")
     src = pts[[i for i, _ in pairs]]
     dst = index.points[[j for _, j in pairs]]
-    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, tol, maxIters=5000,
-                                 confidence=0.999)
+    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, tol, maxIters=5000, confidence=0.999)
     inliers = int(mask.sum()) if mask is not None else 0
     if H is None or inliers < s.min_inliers or inliers < s.min_inlier_ratio * len(pairs):
         raise PhotoRejected(*NOT_FOUND, detail=f"{inliers} inliers of {len(pairs)} matches")
@@ -118,8 +119,9 @@ def _homography(photo: GrayImage, index: FeatureIndex, s: FeatureSettings) -> Ho
     pts, desc = _detect(photo, s)
     f = min(1.0, s.work_side / max(photo.shape[:2]))
     H = _fit(pts, desc, index, s, s.ransac_px / f)
-    warped = cv2.warpPerspective(photo, H, index.size, flags=cv2.INTER_AREA,
-                                 borderMode=cv2.BORDER_REPLICATE)
+    warped = cv2.warpPerspective(
+        photo, H, index.size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    )
     pts2, desc2 = _detect(warped, s)
     try:
         f2 = min(1.0, s.work_side / max(index.size))
@@ -128,8 +130,13 @@ def _homography(photo: GrayImage, index: FeatureIndex, s: FeatureSettings) -> Ho
         return H
 
 
-def locate_by_features(photo: GrayImage, template: Template, reference: GrayImage | FeatureIndex,
-                       canonical_width: int, settings: FeatureSettings | None = None) -> Page:
+def locate_by_features(
+    photo: GrayImage,
+    template: Template,
+    reference: GrayImage | FeatureIndex,
+    canonical_width: int,
+    settings: FeatureSettings | None = None,
+) -> Page:
     """Warp `photo` onto `template`'s canonical page by matching it to the reference scan."""
     s = settings or FeatureSettings()
     index = reference if isinstance(reference, FeatureIndex) else FeatureIndex.build(reference, s)
@@ -137,15 +144,17 @@ def locate_by_features(photo: GrayImage, template: Template, reference: GrayImag
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
     photo_to_units = units @ H_ref
     try:
-        quad = cv2.perspectiveTransform(page_corners(template)[None],
-                                        np.linalg.inv(photo_to_units))[0]
+        quad = cv2.perspectiveTransform(
+            page_corners(template)[None], np.linalg.inv(photo_to_units)
+        )[0]
     except np.linalg.LinAlgError:
         quad = np.full((4, 2), np.nan)
     why = check_quad(quad, photo.shape, s)
     if why:
         raise PhotoRejected(*NOT_FOUND, detail=why)
-    return make_page(photo, template, photo_to_units, "features",
-                     LocateSettings(canonical_width=canonical_width))
+    return make_page(
+        photo, template, photo_to_units, "features", LocateSettings(canonical_width=canonical_width)
+    )
 
 
 def reference_path(template: Template) -> Path:

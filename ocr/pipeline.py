@@ -69,12 +69,24 @@ class Reader:
         crops = cut_boxes(page, template)
         problems = assess(image, page, template, crops, self.settings.quality)
         if problems:
-            return FormReading(photo, template.id, "rejected",
-                               [f"{p.code}: {p.message}" for p in problems], tps=tps, page=page)
+            return FormReading(
+                photo,
+                template.id,
+                "rejected",
+                [f"{p.code}: {p.message}" for p in problems],
+                tps=tps,
+                page=page,
+            )
         return self._numbers(photo, template, page, crops, tps)
 
-    def _numbers(self, photo: str, template: Template, page: Page,
-                 crops: dict[str, FieldCrops], tps: str | None) -> FormReading:
+    def _numbers(
+        self,
+        photo: str,
+        template: Template,
+        page: Page,
+        crops: dict[str, FieldCrops],
+        tps: str | None,
+    ) -> FormReading:
         from sipantau.ocr.verdict import judge
 
         flat = [c for fc in crops.values() for c in fc.crops]
@@ -86,10 +98,18 @@ class Reader:
             i += len(fc.crops)
         verdict = judge(template, box_probs, self.settings.decision)
         for name, fr in verdict.fields.items():
-            fr.boxes = [BoxReading(b, p) for b, p in zip(crops[name].boxes, box_probs[name],
-                                                         strict=True)]
-        return FormReading(photo, template.id, verdict.status, list(verdict.reasons),
-                           verdict.fields, tps=tps, page=page)
+            fr.boxes = [
+                BoxReading(b, p) for b, p in zip(crops[name].boxes, box_probs[name], strict=True)
+            ]
+        return FormReading(
+            photo,
+            template.id,
+            verdict.status,
+            list(verdict.reasons),
+            verdict.fields,
+            tps=tps,
+            page=page,
+        )
 
     def _find(self, image: GrayImage, template_id: str | None) -> tuple[Template, Page, str | None]:
         if template_id is not None:
@@ -112,20 +132,24 @@ class Reader:
             return None
         qr_template, tps = parsed
         if qr_template != template.id:
-            raise PhotoRejected("wrong_form",
-                                f"foto ini formulir '{qr_template}', bukan '{template.id}'")
+            raise PhotoRejected(
+                "wrong_form", f"foto ini formulir '{qr_template}', bukan '{template.id}'"
+            )
         return tps
 
-    def _explain_wrong_form(self, image: GrayImage, template: Template,
-                            exc: PhotoRejected) -> PhotoRejected:
+    def _explain_wrong_form(
+        self, image: GrayImage, template: Template, exc: PhotoRejected
+    ) -> PhotoRejected:
         """When the expected form is not found, say which form the photo shows, if any."""
         try:
             other = self._identify_and_locate(image)[0]
         except SipantauError:
             return exc
         if other.id != template.id:
-            return PhotoRejected("wrong_form", f"foto ini formulir '{other.id}', "
-                                 f"bukan '{template.id}'; pilih formulir yang benar")
+            return PhotoRejected(
+                "wrong_form",
+                f"foto ini formulir '{other.id}', bukan '{template.id}'; pilih formulir yang benar",
+            )
         return exc
 
     def _identify_and_locate(self, image: GrayImage) -> tuple[Template, Page, str | None]:
@@ -147,8 +171,9 @@ class Reader:
         page = locate(image, template, self.settings.locate)
         return template, page, ident.tps
 
-    def _by_qr(self, image: GrayImage, t: Template, page: Page
-               ) -> tuple[Template, Page, str | None]:
+    def _by_qr(
+        self, image: GrayImage, t: Template, page: Page
+    ) -> tuple[Template, Page, str | None]:
         """Switch to the form the QR names when it shares `t`'s frame (e.g. another race)."""
         parsed = parse_qr_payload(read_qr(page, t) or "")
         if parsed is None or parsed[0] == t.id or parsed[0] not in self.templates:

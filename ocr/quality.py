@@ -86,8 +86,13 @@ def washed_out(crops: dict[str, FieldCrops]) -> list[str]:
     return [n for n, v in contrast.items() if v < max(20.0, 0.3 * typical)]
 
 
-def assess(photo: GrayImage, page: Page, template: Template, crops: dict[str, FieldCrops],
-           settings: QualitySettings) -> list[Problem]:
+def assess(
+    photo: GrayImage,
+    page: Page,
+    template: Template,
+    crops: dict[str, FieldCrops],
+    settings: QualitySettings,
+) -> list[Problem]:
     """Every reason to retake the photo, most important first (empty when it is fine)."""
     problems: list[Problem] = []
     cut = cut_off(photo, page, template)
@@ -107,4 +112,3 @@ def assess(photo: GrayImage, page: Page, template: Template, crops: dict[str, Fi
         if faded:
             problems.append(Problem("glare", GLARE, f"faded fields: {', '.join(faded[:5])}"))
     return problems
-

@@ -72,18 +72,24 @@ def _read_tick(spec: FieldSpec, probs: Probs | None, s: DecisionSettings) -> Fie
         return FieldReading(spec.name, None, 0.0, "review", [NOT_READ], kind="tick")
     value, conf = tick_reading(probs)
     ok = conf >= s.tick_ok_confidence
-    return FieldReading(spec.name, value, conf, "ok" if ok else "review",
-                        [] if ok else [_low(conf)], kind="tick")
+    return FieldReading(
+        spec.name, value, conf, "ok" if ok else "review", [] if ok else [_low(conf)], kind="tick"
+    )
 
 
-def _one_of(specs: list[FieldSpec], fields: Mapping[str, FieldReading],
-            s: DecisionSettings) -> None:
+def _one_of(
+    specs: list[FieldSpec], fields: Mapping[str, FieldReading], s: DecisionSettings
+) -> None:
     """Exactly one box of the group is read as ticked: its posterior among the patterns the
     form allows (exactly one ticked) is every box's confidence, ok above the tick threshold."""
-    marked = [f.confidence if f.value == 1 else 1.0 - f.confidence
-              for f in (fields[sp.name] for sp in specs)]
-    pattern = [m * float(np.prod([1.0 - o for j, o in enumerate(marked) if j != i]))
-               for i, m in enumerate(marked)]
+    marked = [
+        f.confidence if f.value == 1 else 1.0 - f.confidence
+        for f in (fields[sp.name] for sp in specs)
+    ]
+    pattern = [
+        m * float(np.prod([1.0 - o for j, o in enumerate(marked) if j != i]))
+        for i, m in enumerate(marked)
+    ]
     chosen = next(i for i, sp in enumerate(specs) if fields[sp.name].value == 1)
     posterior = pattern[chosen] / max(sum(pattern), 1e-300)
     for sp in specs:
@@ -95,8 +101,9 @@ def _one_of(specs: list[FieldSpec], fields: Mapping[str, FieldReading],
         fr.status = "review" if fr.reasons else "ok"
 
 
-def _tick_groups(template: Template, fields: Mapping[str, FieldReading],
-                 s: DecisionSettings) -> list[str]:
+def _tick_groups(
+    template: Template, fields: Mapping[str, FieldReading], s: DecisionSettings
+) -> list[str]:
     """Tick boxes of one section are one choice: exactly one must be ticked."""
     sections: dict[str, list[FieldSpec]] = {}
     for f in template.fields:
@@ -120,8 +127,11 @@ def _tick_groups(template: Template, fields: Mapping[str, FieldReading],
     return reasons
 
 
-def _apply_checks(fields: Mapping[str, FieldReading], checks: tuple[CompiledCheck, ...],
-                  results: list[CheckResult]) -> None:
+def _apply_checks(
+    fields: Mapping[str, FieldReading],
+    checks: tuple[CompiledCheck, ...],
+    results: list[CheckResult],
+) -> None:
     """Every field of a check that fails (or cannot run) on the plain reading gets its reason."""
     for c, r in zip(checks, results, strict=True):
         if r.ok:
@@ -149,8 +159,9 @@ def _settle(fr: FieldReading, joint: JointResult, own: float, s: DecisionSetting
     fr.status = "ok" if ok else "review"
 
 
-def _form_reasons(fields: Mapping[str, FieldReading], results: list[CheckResult],
-                  tick_reasons: list[str]) -> list[str]:
+def _form_reasons(
+    fields: Mapping[str, FieldReading], results: list[CheckResult], tick_reasons: list[str]
+) -> list[str]:
     """Short form-level reasons: how many fields need eyes, then the broken rules."""
     reasons = []
     n = sum(f.status != "ok" for f in fields.values())
@@ -165,8 +176,9 @@ def _form_reasons(fields: Mapping[str, FieldReading], results: list[CheckResult]
     return reasons + [t for t in tick_reasons if t not in reasons]
 
 
-def judge(template: Template, box_probs: Mapping[str, Probs],
-          settings: DecisionSettings) -> Verdict:
+def judge(
+    template: Template, box_probs: Mapping[str, Probs], settings: DecisionSettings
+) -> Verdict:
     """Turn a form's per-box class probabilities into field readings and the form's status."""
     s, fields, hyps, own = settings, {}, {}, {}
     for spec in template.fields:
@@ -180,8 +192,15 @@ def judge(template: Template, box_probs: Mapping[str, Probs],
         if probs is not None and NOT_READ not in fr.reasons:
             hyps[spec.name] = field_hypotheses(probs, s.top_k_per_field, per_box=s.top_k_per_box)
     checks = compile_checks(template.checks)
-    results = [CheckResult(c.spec.expr, c.spec.rule, message_of(c),
-                           c.holds({n: f.value for n, f in fields.items()})) for c in checks]
+    results = [
+        CheckResult(
+            c.spec.expr,
+            c.spec.rule,
+            message_of(c),
+            c.holds({n: f.value for n, f in fields.items()}),
+        )
+        for c in checks
+    ]
     _apply_checks(fields, checks, results)
     joint = decode(hyps, checks, s)
     for name in own:

@@ -57,15 +57,23 @@ def _by_label(split: Split = "holdout") -> dict[int, np.ndarray]:
 
 def random_writer(rng: np.random.Generator, split: Split = "holdout") -> Writer:
     pen = str(rng.choice(list(PENS), p=[0.55, 0.3, 0.15]))
-    pool = {d: [int(i) for i in rng.choice(idx, size=4, replace=False)]
-            for d, idx in _by_label(split).items()}
+    pool = {
+        d: [int(i) for i in rng.choice(idx, size=4, replace=False)]
+        for d, idx in _by_label(split).items()
+    }
     return Writer(
-        pen=pen, stroke_mm=float(rng.uniform(0.35, 0.9)), size=float(rng.uniform(0.5, 0.95)),
-        slant=float(rng.normal(0.08, 0.12)), aspect=float(rng.uniform(0.8, 1.2)),
+        pen=pen,
+        stroke_mm=float(rng.uniform(0.35, 0.9)),
+        size=float(rng.uniform(0.5, 0.95)),
+        slant=float(rng.normal(0.08, 0.12)),
+        aspect=float(rng.uniform(0.8, 1.2)),
         jitter=float(rng.uniform(0.02, 0.08)),
         bias=(float(rng.normal(0, 0.06)), float(rng.normal(0, 0.06))),
-        overflow_rate=float(rng.uniform(0.0, 0.1)), zero_xxx=0.8, blank_lead_rate=0.03,
-        pool=pool, split=split,
+        overflow_rate=float(rng.uniform(0.0, 0.1)),
+        zero_xxx=0.8,
+        blank_lead_rate=0.03,
+        pool=pool,
+        split=split,
     )
 
 
@@ -105,12 +113,19 @@ def _shear(alpha: np.ndarray, slant: float, angle: float) -> np.ndarray:
     shear = np.array([[1.0, -slant, slant * c[1]], [0.0, 1.0, 0.0]])
     m = rot[:, :2] @ shear[:, :2]
     t = rot[:, :2] @ shear[:, 2] + rot[:, 2]
-    return cv2.warpAffine(canvas, np.hstack([m, t[:, None]]), canvas.shape[::-1],
-                          flags=cv2.INTER_LINEAR)
+    return cv2.warpAffine(
+        canvas, np.hstack([m, t[:, None]]), canvas.shape[::-1], flags=cv2.INTER_LINEAR
+    )
 
 
-def digit_glyph(index: int, height: float, max_width: float, stroke_px: float, writer: Writer,
-                rng: np.random.Generator) -> np.ndarray:
+def digit_glyph(
+    index: int,
+    height: float,
+    max_width: float,
+    stroke_px: float,
+    writer: Writer,
+    rng: np.random.Generator,
+) -> np.ndarray:
     """Alpha (float32 0..1) of holdout digit `index`, about `height` px tall, in the writer's
     hand: scaled as written, strokes brought toward the writer's pen, narrowed to fit."""
     ink28 = digit_ink(index, writer.split)
@@ -127,8 +142,9 @@ def _stroke(canvas: np.ndarray, p0: np.ndarray, p1: np.ndarray, bend: float, wid
     mid = (p0 + p1) / 2 + bend * np.array([-(p1 - p0)[1], (p1 - p0)[0]])
     t = np.linspace(0, 1, 24)[:, None]
     pts = (1 - t) ** 2 * p0 + 2 * (1 - t) * t * mid + t**2 * p1
-    cv2.polylines(canvas, [np.round(pts * 4).astype(np.int32)], False, 1.0, width,
-                  cv2.LINE_AA, shift=2)
+    cv2.polylines(
+        canvas, [np.round(pts * 4).astype(np.int32)], False, 1.0, width, cv2.LINE_AA, shift=2
+    )
 
 
 def x_mark(rng: np.random.Generator, size: int, stroke: int = 6) -> np.ndarray:
@@ -153,8 +169,13 @@ def check_mark(rng: np.random.Generator, size: int, stroke: int = 6) -> np.ndarr
     return canvas
 
 
-def ink(image: np.ndarray, alpha: np.ndarray, center: tuple[float, float], pen: str,
-        rng: np.random.Generator) -> None:
+def ink(
+    image: np.ndarray,
+    alpha: np.ndarray,
+    center: tuple[float, float],
+    pen: str,
+    rng: np.random.Generator,
+) -> None:
     """Blend `alpha` centred at `center` into `image` as (1 - a) * paper + a * pen, in place."""
     h, w = alpha.shape
     x0, y0 = int(round(center[0] - w / 2)), int(round(center[1] - h / 2))
@@ -184,8 +205,14 @@ def written_for(value: int, n_boxes: int, writer: Writer, rng: np.random.Generat
     return lead * (n_boxes - len(digits)) + digits
 
 
-def _glyph_for(char: str, box: list[int], stroke: float, writer: Writer,
-               rng: np.random.Generator, sources: list[int]) -> np.ndarray | None:
+def _glyph_for(
+    char: str,
+    box: list[int],
+    stroke: float,
+    writer: Writer,
+    rng: np.random.Generator,
+    sources: list[int],
+) -> np.ndarray | None:
     box_w, box_h = box[2], box[3]
     size = box_h * writer.size * float(rng.uniform(0.92, 1.05))
     if rng.random() < writer.overflow_rate:
@@ -202,8 +229,15 @@ def _glyph_for(char: str, box: list[int], stroke: float, writer: Writer,
     return None
 
 
-def _write_box(image: np.ndarray, box: list[int], char: str, stroke: float, writer: Writer,
-               rng: np.random.Generator, sources: list[int]) -> None:
+def _write_box(
+    image: np.ndarray,
+    box: list[int],
+    char: str,
+    stroke: float,
+    writer: Writer,
+    rng: np.random.Generator,
+    sources: list[int],
+) -> None:
     x, y, w, h = box
     glyph = _glyph_for(char, box, stroke, writer, rng, sources)
     if glyph is None:
@@ -214,8 +248,13 @@ def _write_box(image: np.ndarray, box: list[int], char: str, stroke: float, writ
     ink(image, glyph, (x + w / 2 + dx, y + h / 2 + dy), writer.pen, rng)
 
 
-def fill(rendered: Rendered, template: Template, values: dict[str, int],
-         rng: np.random.Generator, writer: Writer | None = None) -> Filled:
+def fill(
+    rendered: Rendered,
+    template: Template,
+    values: dict[str, int],
+    rng: np.random.Generator,
+    writer: Writer | None = None,
+) -> Filled:
     """Write `values` into the rendered blank: digits, X for unused boxes, ticks."""
     writer = writer or random_writer(rng)
     image = rendered.image.copy()

@@ -43,27 +43,48 @@ def level_for(index: int, level: str | None) -> Level:
     return level  # type: ignore[return-value]
 
 
-def make_one(template: Template, index: int, tps: str, level: Level, seed: int,
-             slip_rate: float, out: Path, split: Split = "holdout") -> dict[str, Any]:
+def make_one(
+    template: Template,
+    index: int,
+    tps: str,
+    level: Level,
+    seed: int,
+    slip_rate: float,
+    out: Path,
+    split: Split = "holdout",
+) -> dict[str, Any]:
     """One photo written to `out`; returns its truth record. Deterministic in (seed, index)."""
     rng = np.random.default_rng([seed, index])
     values = make_values(template, rng, slip_rate=slip_rate)
-    filled = fill(render(template, dpi=DPI, tps=tps), template, values.fields, rng,
-                  random_writer(rng, split))
+    filled = fill(
+        render(template, dpi=DPI, tps=tps), template, values.fields, rng, random_writer(rng, split)
+    )
     photo = take_photo(filled.image, rng, level, dpi=DPI)
     name = f"{template.id}-{index + 1:04d}-{level}.jpg"
     (out / name).write_bytes(photo.jpeg)
     return {
-        "photo": name, "template": template.id, "tps": tps, "level": level,
-        "consistent": values.consistent, "fields": filled.fields, "written": filled.written,
+        "photo": name,
+        "template": template.id,
+        "tps": tps,
+        "level": level,
+        "consistent": values.consistent,
+        "fields": filled.fields,
+        "written": filled.written,
         "page_corners": [[round(float(x), 1), round(float(y), 1)] for x, y in photo.corners],
         "camera": {**photo.params, "jpeg_quality": photo.quality, "pen": filled.writer.pen},
     }
 
 
-def make_samples(template_id: str, count: int, out: Path, seed: int, level: str | None = None,
-                 slip_rate: float = 0.05, workers: int | None = None,
-                 split: Split = "holdout") -> Path:
+def make_samples(
+    template_id: str,
+    count: int,
+    out: Path,
+    seed: int,
+    level: str | None = None,
+    slip_rate: float = 0.05,
+    workers: int | None = None,
+    split: Split = "holdout",
+) -> Path:
     """Write `count` photos `out/<template>-<n>-<level>.jpg` and `out/truth.json`; returns
     the truth file. `level` None cycles careful, normal, hurried. `split` "train" is for
     making the digit model's training crops only, never samples or the benchmark."""
@@ -73,9 +94,12 @@ def make_samples(template_id: str, count: int, out: Path, seed: int, level: str 
     jobs = [(i, codes[i], level_for(i, level)) for i in range(count)]
     workers = workers or min(4, os.cpu_count() or 1)
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        records = list(pool.map(
-            lambda job: make_one(template, job[0], job[1], job[2], seed, slip_rate, out, split),
-            jobs))
+        records = list(
+            pool.map(
+                lambda job: make_one(template, job[0], job[1], job[2], seed, slip_rate, out, split),
+                jobs,
+            )
+        )
     truth = out / "truth.json"
     truth.write_text(json.dumps({"seed": seed, "photos": records}, indent=1), encoding="utf-8")
     return truth

@@ -78,16 +78,19 @@ def background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:
     w, h = size
     small = (h // 4, w // 4)
     kind = str(rng.choice(["wood", "cloth", "wall"], p=[0.45, 0.3, 0.25]))
-    base = {"wood": [(40, 80, 130), (60, 105, 160), (30, 55, 90)],
-            "cloth": [(120, 60, 40), (50, 50, 140), (60, 110, 60), (90, 90, 90)],
-            "wall": [(200, 210, 215), (170, 200, 210), (180, 190, 170)]}[kind]
+    base = {
+        "wood": [(40, 80, 130), (60, 105, 160), (30, 55, 90)],
+        "cloth": [(120, 60, 40), (50, 50, 140), (60, 110, 60), (90, 90, 90)],
+        "wall": [(200, 210, 215), (170, 200, 210), (180, 190, 170)],
+    }[kind]
     colour = np.array(base[int(rng.integers(len(base)))], np.float32) * rng.uniform(0.8, 1.15)
     tex = _texture(rng, small, kind)
     img = np.clip(colour[None, None, :] * (1.0 + tex[..., None]), 0, 255).astype(np.uint8)
     for _ in range(int(rng.choice([0, 0, 1, 2]))):  # other sheets peeking in
         cx, cy = rng.uniform(0, small[1]), rng.choice([0, small[0]]) + rng.normal(0, 40)
-        pts = cv2.boxPoints(((cx, cy), (rng.uniform(150, 400), rng.uniform(100, 300)),
-                             rng.uniform(0, 90)))
+        pts = cv2.boxPoints(
+            ((cx, cy), (rng.uniform(150, 400), rng.uniform(100, 300)), rng.uniform(0, 90))
+        )
         shade = int(rng.uniform(190, 240))
         cv2.fillPoly(img, [pts.astype(np.int32)], (shade, shade, shade + 5), cv2.LINE_AA)
     return cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -102,8 +105,9 @@ def _rotation(axis_angle: float, tilt: float, spin: float) -> np.ndarray:
     return tilt_r @ spin_r
 
 
-def pose(rng: np.random.Generator, page_size: tuple[int, int], frame: tuple[int, int],
-         cam: Camera) -> tuple[np.ndarray, dict[str, float]]:
+def pose(
+    rng: np.random.Generator, page_size: tuple[int, int], frame: tuple[int, int], cam: Camera
+) -> tuple[np.ndarray, dict[str, float]]:
     """Where the page's corners land in the frame: tilt, in-plane turn, scale, position."""
     pw, ph = page_size
     spin = float(rng.normal(0, cam.rotation_sd))
@@ -122,8 +126,11 @@ def pose(rng: np.random.Generator, page_size: tuple[int, int], frame: tuple[int,
     room = np.array(frame) - (hi - lo) * scale
     margin = np.minimum(room / 2, 0.01 * np.array(frame))
     proj += margin + rng.uniform(0, 1, 2) * np.maximum(room - 2 * margin, 0)
-    return proj.astype(np.float32), {"tilt": round(tilt, 2), "rotation": round(spin % 360, 2),
-                                     "fill": round(fill, 3)}
+    return proj.astype(np.float32), {
+        "tilt": round(tilt, 2),
+        "rotation": round(spin % 360, 2),
+        "fill": round(fill, 3),
+    }
 
 
 def curl_field(rng: np.random.Generator, page_size: tuple[int, int], amp: float) -> Curl:
@@ -183,8 +190,10 @@ def lighting(rng: np.random.Generator, frame: tuple[int, int], cam: Camera) -> n
     if rng.random() < cam.shadow_rate:  # a hand or the phone between the lamp and the page
         mask = np.zeros((h, w), np.float32)
         edge = np.array([rng.choice([0, w]), rng.uniform(0, h)])[:: int(rng.choice([1, -1]))]
-        centre = (int(edge[0]) if edge[0] in (0, w) else int(rng.uniform(0, w)),
-                  int(edge[1]) if edge[1] in (0, h) else int(rng.uniform(0, h)))
+        centre = (
+            int(edge[0]) if edge[0] in (0, w) else int(rng.uniform(0, w)),
+            int(edge[1]) if edge[1] in (0, h) else int(rng.uniform(0, h)),
+        )
         axes = (int(rng.uniform(0.15, 0.4) * w), int(rng.uniform(0.1, 0.3) * h))
         cv2.ellipse(mask, centre, axes, float(rng.uniform(0, 180)), 0, 360, 1.0, -1)
         mask = cv2.GaussianBlur(mask, (0, 0), rng.uniform(0.02, 0.06) * w)
@@ -200,8 +209,7 @@ def _motion_kernel(length: float, angle: float) -> np.ndarray:
     k = np.zeros((n, n), np.float32)
     c = n // 2
     dx, dy = np.cos(np.radians(angle)) * length / 2, np.sin(np.radians(angle)) * length / 2
-    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1,
-             cv2.LINE_AA)
+    cv2.line(k, (round(c - dx), round(c - dy)), (round(c + dx), round(c + dy)), 1.0, 1, cv2.LINE_AA)
     return k / k.sum()
 
 
@@ -232,23 +240,24 @@ def fold(page: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     h = page.shape[0]
     fracs = [0.5] if rng.random() < 0.6 else [1 / 3, 2 / 3]
     for y in (int(h * f) for f in fracs):
-        page[y:] = (page[y:].astype(np.uint16) * int(rng.uniform(238, 253)) // 255).astype(
-            np.uint8)
+        page[y:] = (page[y:].astype(np.uint16) * int(rng.uniform(238, 253)) // 255).astype(np.uint8)
         band = page[max(0, y - 3) : y + 3]
         band[:] = (band.astype(np.uint16) * 215 // 255).astype(np.uint8)
     return page
 
 
-def take_photo(page: np.ndarray, rng: np.random.Generator, level: Level = "normal",
-               dpi: float = 300.0) -> Photo:
+def take_photo(
+    page: np.ndarray, rng: np.random.Generator, level: Level = "normal", dpi: float = 300.0
+) -> Photo:
     """A phone photo of `page` (BGR, rendered at `dpi`) taken at camera `level`."""
     cam = CAMERAS[level]
     frame = FRAMES[int(rng.integers(len(FRAMES)))]
     if rng.random() < 0.3:
         page = fold(page, rng)
     quad, params = pose(rng, (page.shape[1], page.shape[0]), frame, cam)
-    curl = curl_field(rng, (page.shape[1], page.shape[0]), cam.curl_px * dpi / 300 *
-                      float(rng.uniform(0, 1)))
+    curl = curl_field(
+        rng, (page.shape[1], page.shape[0]), cam.curl_px * dpi / 300 * float(rng.uniform(0, 1))
+    )
     img = background(rng, frame)
     corners = warp_onto(page, img, quad, curl)
     light = cv2.resize(lighting(rng, frame, cam) * 255, frame, interpolation=cv2.INTER_LINEAR)
@@ -282,14 +291,21 @@ def cut_off(photo: Photo, rng: np.random.Generator, corner: int | None = None) -
         beyond = float(rng.uniform(0.02, 0.08)) * size
         if axis == int(np.argmin([min(zc[0], w - zc[0]), min(zc[1], h - zc[1])])):
             shift[axis] = -(zc[axis] + beyond) if towards_low else size - zc[axis] + beyond
-    m = np.array([[zoom, 0, (1 - zoom) * centre[0] + shift[0]],
-                  [0, zoom, (1 - zoom) * centre[1] + shift[1]]], np.float64)
-    img = cv2.warpAffine(photo.image, m, (w, h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
+    m = np.array(
+        [
+            [zoom, 0, (1 - zoom) * centre[0] + shift[0]],
+            [0, zoom, (1 - zoom) * centre[1] + shift[1]],
+        ],
+        np.float64,
+    )
+    img = cv2.warpAffine(
+        photo.image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
+    )
     corners = (np.c_[photo.corners, np.ones(4)] @ m.T).astype(np.float32)
     params = {**photo.params, "cut_off_corner": k}
-    return replace(photo, image=img, jpeg=encode(img, photo.quality), corners=corners,
-                   params=params)
+    return replace(
+        photo, image=img, jpeg=encode(img, photo.quality), corners=corners, params=params
+    )
 
 
 def blurred(photo: Photo, sigma: float) -> Photo:

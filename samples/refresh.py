@@ -10,8 +10,11 @@ from pathlib import Path
 from sipantau.samples.make import make_samples
 
 PHOTOS = Path(__file__).parent  # samples/*.jpg and samples/truth.json
-SETS = [("sipantau-blanko", 4, 2024), ("c-hasil-kwk-walikota", 2, 2025),
-        ("c-hasil-kwk-gubernur", 1, 2026)]
+SETS = [
+    ("sipantau-blanko", 4, 2024),
+    ("c-hasil-kwk-walikota", 2, 2025),
+    ("c-hasil-kwk-gubernur", 1, 2026),
+]
 
 
 def refresh(out: Path = PHOTOS) -> Path:
@@ -28,8 +31,10 @@ def refresh(out: Path = PHOTOS) -> Path:
                 shutil.copy(d / p["photo"], out / p["photo"])
                 p.pop("camera", None)
                 photos.append(p)
-    note = (f"made by python -m sipantau.samples.refresh ({SETS}); "
-            "handwriting from the holdout split only")
+    note = (
+        f"made by python -m sipantau.samples.refresh ({SETS}); "
+        "handwriting from the holdout split only"
+    )
     truth = out / "truth.json"
     truth.write_text(json.dumps({"note": note, "photos": photos}, indent=1), encoding="utf-8")
     return truth

@@ -122,15 +122,28 @@ def _race(voters: int, dpt: int, n_paslon: int, rng: np.random.Generator) -> dic
     received = int(np.ceil(dpt * 1.025))
     damaged = int(rng.choice([0, 0, 0, 1, 2, rng.integers(0, 6)]))
     damaged = min(damaged, max(0, received - voters))
-    s.update(pemilih=voters, suara_sah=valid, suara_tidak_sah=invalid, total_suara=voters,
-             surat_diterima=received, surat_digunakan=voters, surat_rusak=damaged,
-             surat_sisa=received - voters - damaged)
+    s.update(
+        pemilih=voters,
+        suara_sah=valid,
+        suara_tidak_sah=invalid,
+        total_suara=voters,
+        surat_diterima=received,
+        surat_digunakan=voters,
+        surat_rusak=damaged,
+        surat_sisa=received - voters - damaged,
+    )
     return s
 
 
 SEX = {"l": "l", "lk": "l", "laki": "l", "p": "p", "pr": "p", "perempuan": "p"}
-BALLOT = {"diterima": "diterima", "digunakan": "digunakan", "dipakai": "digunakan",
-          "rusak": "rusak", "keliru": "rusak", "sisa": "sisa"}
+BALLOT = {
+    "diterima": "diterima",
+    "digunakan": "digunakan",
+    "dipakai": "digunakan",
+    "rusak": "rusak",
+    "keliru": "rusak",
+    "sisa": "sisa",
+}
 
 
 def story_key(name: str) -> str | None:
@@ -162,8 +175,11 @@ def story_key(name: str) -> str | None:
 
 def _race_prefixes(template: Template) -> list[str]:
     """Race prefixes (`gub_`, `wako_`, or `` for a one-race form), from the paslon fields."""
-    found = {re.sub(r"paslon_?\d+.*$", "", f.name) for f in template.digit_fields
-             if re.search(r"paslon_?\d+", f.name)}
+    found = {
+        re.sub(r"paslon_?\d+.*$", "", f.name)
+        for f in template.digit_fields
+        if re.search(r"paslon_?\d+", f.name)
+    }
     return sorted(found) or [""]
 
 
@@ -176,15 +192,19 @@ def story(template: Template, rng: np.random.Generator) -> dict[str, int]:
         if key in voters and not re.search(r"paslon_?\d+", f.name):
             out[f.name] = voters[key]
     for i, prefix in enumerate(_race_prefixes(template)):
-        n = sum(1 for f in template.digit_fields
-                if f.name.startswith(prefix) and story_key(f.name[len(prefix):]) is not None
-                and re.search(r"paslon_?\d+", f.name))
+        n = sum(
+            1
+            for f in template.digit_fields
+            if f.name.startswith(prefix)
+            and story_key(f.name[len(prefix) :]) is not None
+            and re.search(r"paslon_?\d+", f.name)
+        )
         count = voters["pemilih"] - (int(rng.choice([0, 0, 0, 1, 2])) if i else 0)
         race = {**voters, **_race(max(count, 0), voters["dpt"], max(n, 1), rng)}
         for f in template.digit_fields:
             if not f.name.startswith(prefix):
                 continue
-            key = story_key(f.name[len(prefix):])
+            key = story_key(f.name[len(prefix) :])
             if key is not None and key in race:
                 out[f.name] = race[key]
     return out

@@ -66,8 +66,12 @@ def _read(args: argparse.Namespace) -> int:
         except OSError as exc:
             from sipantau.ocr.types import FormReading
 
-            reading = FormReading(str(path), args.template, "rejected",
-                                  [f"unreadable_file: berkas tidak dapat dibuka ({exc.strerror})"])
+            reading = FormReading(
+                str(path),
+                args.template,
+                "rejected",
+                [f"unreadable_file: berkas tidak dapat dibuka ({exc.strerror})"],
+            )
         else:
             reading = reader.read(data, str(path), args.template)
         print(json.dumps(reading.export(), ensure_ascii=False), flush=True)
@@ -150,8 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     try:
         return int(args.func(args) or 0)
     except SipantauError as exc:

@@ -29,15 +29,21 @@ def digit_boxes(x: float, y: float, n: int = 3) -> list[list[float]]:
 
 
 def _race_column(
-    race_index: int, race_id: str, short: str, name: str, paslon: list[str], x0: float,
+    race_index: int,
+    race_id: str,
+    short: str,
+    name: str,
+    paslon: list[str],
+    x0: float,
     y0: float,
 ) -> tuple[list[FieldSpec], list[CheckSpec], list[TextSpec], list[LineSpec]]:
     col_w = 94.0
     box_x = x0 + col_w - 3 * BOX_W - 2 * BOX_GAP - 3.0
     letter = "AB"[race_index]
     texts = [
-        TextSpec(text=f"{letter}. PEMILIHAN {race_id.upper()}", x=x0, y=y0 - 2.0, size=3.0,
-                 bold=True),
+        TextSpec(
+            text=f"{letter}. PEMILIHAN {race_id.upper()}", x=x0, y=y0 - 2.0, size=3.0, bold=True
+        ),
         TextSpec(text=name, x=x0, y=y0 + 3.0, size=2.3),
     ]
     lines: list[LineSpec] = []
@@ -54,20 +60,33 @@ def _race_column(
         lines.append(LineSpec(rect=[x0, y - 2.5, col_w, ROW_H], width=0.25, gray=110))
         texts.append(TextSpec(text=f"{number}. {label}", x=x0 + 2.0, y=y + 4.0, size=2.6))
         fields.append(
-            FieldSpec(name=fname, label=f"{label} ({short})", section=name,
-                      boxes=digit_boxes(box_x, y))
+            FieldSpec(
+                name=fname, label=f"{label} ({short})", section=name, boxes=digit_boxes(box_x, y)
+            )
         )
         y += ROW_H
     votes = " + ".join(f"{short}_paslon_{i + 1}" for i in range(len(paslon)))
     checks = [
-        CheckSpec(expr=f"{votes} == {short}_suara_sah", rule="R5",
-                  message="R5: jumlah suara paslon tidak sama dengan suara sah"),
-        CheckSpec(expr=f"{short}_suara_sah + {short}_suara_tidak_sah == {short}_total_suara",
-                  rule="R6", message="R6: suara sah + tidak sah tidak sama dengan total suara"),
-        CheckSpec(expr=f"{short}_total_suara == {short}_pemilih", rule="R4",
-                  message="R4: total suara tidak sama dengan jumlah pemilih"),
-        CheckSpec(expr=f"{short}_pemilih <= {MAX_VOTERS}", rule="R7",
-                  message="R7: jumlah pemilih melebihi 600 pemilih per TPS + 2,5%"),
+        CheckSpec(
+            expr=f"{votes} == {short}_suara_sah",
+            rule="R5",
+            message="R5: jumlah suara paslon tidak sama dengan suara sah",
+        ),
+        CheckSpec(
+            expr=f"{short}_suara_sah + {short}_suara_tidak_sah == {short}_total_suara",
+            rule="R6",
+            message="R6: suara sah + tidak sah tidak sama dengan total suara",
+        ),
+        CheckSpec(
+            expr=f"{short}_total_suara == {short}_pemilih",
+            rule="R4",
+            message="R4: total suara tidak sama dengan jumlah pemilih",
+        ),
+        CheckSpec(
+            expr=f"{short}_pemilih <= {MAX_VOTERS}",
+            rule="R7",
+            message="R7: jumlah pemilih melebihi 600 pemilih per TPS + 2,5%",
+        ),
     ]
     return fields, checks, texts, lines
 
@@ -84,19 +103,32 @@ def build_blanko(election: Election) -> Template:
     ]
     title = "BLANKO PEMANTAUAN TPS"
     texts = [
-        TextSpec(text=title, x=PAGE_W / 2, y=12.0, size=5.0, bold=True, align="center",
-                 role="title"),
-        TextSpec(text=f"{election.name.upper()} - {election.region.upper()}", x=PAGE_W / 2,
-                 y=20.0, size=3.2, align="center"),
-        TextSpec(text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai "
-                      "diisi X.",
-                 x=MARGIN + 2, y=44.0, size=2.4),
+        TextSpec(
+            text=title, x=PAGE_W / 2, y=12.0, size=5.0, bold=True, align="center", role="title"
+        ),
+        TextSpec(
+            text=f"{election.name.upper()} - {election.region.upper()}",
+            x=PAGE_W / 2,
+            y=20.0,
+            size=3.2,
+            align="center",
+        ),
+        TextSpec(
+            text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai diisi X.",
+            x=MARGIN + 2,
+            y=44.0,
+            size=2.4,
+        ),
         TextSpec(text="Angka nol ditulis XXX.", x=MARGIN + 2, y=48.5, size=2.4),
         TextSpec(text="Situasi di TPS (beri tanda X):", x=MARGIN + 2, y=253.0, size=3.0, bold=True),
         TextSpec(text="Aman / kondusif", x=MARGIN + 14, y=262.0, size=2.8),
         TextSpec(text="Ada kejadian / insiden", x=MARGIN + 74, y=262.0, size=2.8),
-        TextSpec(text="Nama & tanda tangan pemantau: ..................................",
-                 x=MARGIN + MARK + 4, y=272.0, size=2.6),
+        TextSpec(
+            text="Nama & tanda tangan pemantau: ..................................",
+            x=MARGIN + MARK + 4,
+            y=272.0,
+            size=2.6,
+        ),
     ]
     fields: list[FieldSpec] = []
     checks: list[CheckSpec] = []
@@ -109,10 +141,20 @@ def build_blanko(election: Election) -> Template:
         texts += t
         lines += ln
     fields += [
-        FieldSpec(name="situasi_aman", label="Situasi aman", kind="tick", section="Situasi",
-                  boxes=[[MARGIN + 3, 257.0, TICK, TICK]]),
-        FieldSpec(name="situasi_insiden", label="Ada insiden", kind="tick", section="Situasi",
-                  boxes=[[MARGIN + 63, 257.0, TICK, TICK]]),
+        FieldSpec(
+            name="situasi_aman",
+            label="Situasi aman",
+            kind="tick",
+            section="Situasi",
+            boxes=[[MARGIN + 3, 257.0, TICK, TICK]],
+        ),
+        FieldSpec(
+            name="situasi_insiden",
+            label="Ada insiden",
+            kind="tick",
+            section="Situasi",
+            boxes=[[MARGIN + 63, 257.0, TICK, TICK]],
+        ),
     ]
     return Template(
         id=BLANKO_ID,

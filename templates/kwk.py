@@ -78,8 +78,13 @@ class _Sheet:
         self.texts.append(TextSpec(text=s, x=round(x, 2), y=round(y, 2), size=size, **kw))
 
     def cell(self, x: float, w: float, h: float, width: float = 0.25, gray: int = 0) -> None:
-        self.lines.append(LineSpec(rect=[round(x, 2), round(self.y, 2), round(w, 2), round(h, 2)],
-                                   width=width, gray=gray))
+        self.lines.append(
+            LineSpec(
+                rect=[round(x, 2), round(self.y, 2), round(w, 2), round(h, 2)],
+                width=width,
+                gray=gray,
+            )
+        )
 
     def title(self, s: str) -> None:
         self.text(s, LEFT, self.y + 4.0, size=2.6, bold=True)
@@ -96,8 +101,9 @@ class _Sheet:
     def label(self, no: str, s: str, x: float, w: float, size: float = 2.0) -> None:
         self.cell(LEFT, NO_W, self.row_h)
         self.cell(x, w, self.row_h)
-        self.text(no, LEFT + NO_W / 2, self.y + self.row_h / 2 + 1.1, size=2.2, bold=True,
-                  align="center")
+        self.text(
+            no, LEFT + NO_W / 2, self.y + self.row_h / 2 + 1.1, size=2.2, bold=True, align="center"
+        )
         rows = _wrap(s, int(w / (0.83 * size)) - 1)
         y0 = self.y + self.row_h / 2 + 1.0 - (len(rows) - 1) * size * 0.75
         for i, row in enumerate(rows):
@@ -108,8 +114,10 @@ class _Sheet:
         self.cell(x, COL_W, self.row_h)
         span = 3 * self.box + 2 * BOX_GAP
         bx, by = x + (COL_W - span) / 2, self.y + (self.row_h - self.box) / 2
-        boxes = [[round(bx + i * (self.box + BOX_GAP), 2), round(by, 2), self.box, self.box]
-                 for i in range(3)]
+        boxes = [
+            [round(bx + i * (self.box + BOX_GAP), 2), round(by, 2), self.box, self.box]
+            for i in range(3)
+        ]
         self.fields.append(FieldSpec(name=name, label=label, section=section, boxes=boxes))
 
     def table(self, rows: list[tuple[str, str, str]], section: str, numbers: str) -> None:
@@ -119,8 +127,12 @@ class _Sheet:
             self.label(numbers[i] + ".", label, x, RIGHT - COL_W - x)
             self.digits(name, flabel, section, RIGHT - COL_W)
             self.y += self.row_h
-        self.lines.append(LineSpec(rect=[LEFT, self.y - len(rows) * self.row_h, RIGHT - LEFT,
-                                         len(rows) * self.row_h], width=0.45))
+        self.lines.append(
+            LineSpec(
+                rect=[LEFT, self.y - len(rows) * self.row_h, RIGHT - LEFT, len(rows) * self.row_h],
+                width=0.45,
+            )
+        )
         self.y += GAP
 
 
@@ -128,8 +140,10 @@ def _section_i(sh: _Sheet) -> None:
     sh.title("I.   DATA PEMILIH DAN PENGGUNA HAK PILIH")
     x_cols = [RIGHT - (3 - i) * COL_W for i in range(3)]
     top = sh.y
-    sh.header([(LEFT, NO_W, "NO"), (LEFT + NO_W, x_cols[0] - LEFT - NO_W, "URAIAN")]
-              + [(x, COL_W, lab.upper()) for x, (_, lab) in zip(x_cols, SEX, strict=True)])
+    sh.header(
+        [(LEFT, NO_W, "NO"), (LEFT + NO_W, x_cols[0] - LEFT - NO_W, "URAIAN")]
+        + [(x, COL_W, lab.upper()) for x, (_, lab) in zip(x_cols, SEX, strict=True)]
+    )
     for i, (name, label) in enumerate(ROWS_I):
         sh.label(f"{i + 1}.", label, LEFT + NO_W, x_cols[0] - LEFT - NO_W)
         for x, (suffix, sex) in zip(x_cols, SEX, strict=True):
@@ -142,10 +156,17 @@ def _section_i(sh: _Sheet) -> None:
 def _section_iii(sh: _Sheet, race: Race) -> None:
     sh.title("III.  DATA PEROLEHAN SUARA PASANGAN CALON")
     x = LEFT + NO_W
-    sh.header([(LEFT, NO_W, "NO"), (x, RIGHT - COL_W - x, "NAMA PASANGAN CALON"),
-               (RIGHT - COL_W, COL_W, "JUMLAH SUARA SAH")])
-    rows = [(f"paslon_{i + 1}", p.upper(), f"Suara sah paslon {i + 1} ({p})")
-            for i, p in enumerate(race.paslon)]
+    sh.header(
+        [
+            (LEFT, NO_W, "NO"),
+            (x, RIGHT - COL_W - x, "NAMA PASANGAN CALON"),
+            (RIGHT - COL_W, COL_W, "JUMLAH SUARA SAH"),
+        ]
+    )
+    rows = [
+        (f"paslon_{i + 1}", p.upper(), f"Suara sah paslon {i + 1} ({p})")
+        for i, p in enumerate(race.paslon)
+    ]
     sh.table(rows, "III. Perolehan suara", "".join(str(i + 1) for i in range(len(rows))))
 
 
@@ -158,11 +179,15 @@ def _header(race: Race, election: Election, title: str) -> tuple[list[TextSpec],
         TextSpec(text="C.HASIL-KWK", x=170.0, y=18.6, size=2.2, bold=True, align="center"),
         TextSpec(text=race.id.upper(), x=170.0, y=25.2, size=2.0, bold=True, align="center"),
         TextSpec(text="*) Coret yang tidak perlu", x=RIGHT, y=286.0, size=1.8, align="right"),
-        TextSpec(text=f"{template_id(race).upper()} | Halaman 1 dari 1", x=LEFT + 2, y=286.0,
-                 size=1.6),
+        TextSpec(
+            text=f"{template_id(race).upper()} | Halaman 1 dari 1", x=LEFT + 2, y=286.0, size=1.6
+        ),
     ]
-    rows = [("Provinsi", "Kecamatan"), ("Kabupaten / Kota", "Kelurahan / Desa *)"),
-            ("", "Nomor TPS")]
+    rows = [
+        ("Provinsi", "Kecamatan"),
+        ("Kabupaten / Kota", "Kelurahan / Desa *)"),
+        ("", "Nomor TPS"),
+    ]
     for i, pair in enumerate(rows):
         for j, label in enumerate(pair):
             if label:
@@ -173,31 +198,72 @@ def _header(race: Race, election: Election, title: str) -> tuple[list[TextSpec],
 
 
 def _checks(n_paslon: int) -> list[CheckSpec]:
-    r1 = [CheckSpec(expr=f"{n}_l + {n}_p == {n}_jml", rule="R1",
-                    message=f"R1: L + P tidak sama dengan jumlah pada baris {lab}")
-          for n, lab in ROWS_I]
-    r2 = [CheckSpec(expr=f"pemilih_dpt_{s} + dptb_{s} + dpk_{s} == pengguna_{s}", rule="R2",
-                    message=f"R2: pengguna hak pilih ({s.upper()}) tidak sama dengan "
-                            "pemilih DPT + DPTb + DPK") for s, _ in SEX]
-    r2.append(CheckSpec(expr="pemilih_dpt_jml <= dpt_jml", rule="R2",
-                        message="R2: pemilih DPT yang memilih melebihi jumlah DPT"))
-    votes = " + ".join(f"paslon_{i + 1}" for i in range(n_paslon))
-    return r1 + r2 + [
-        CheckSpec(expr="ss_digunakan + ss_rusak + ss_sisa == ss_diterima", rule="R3",
-                  message="R3: surat suara diterima tidak sama dengan digunakan + rusak + sisa"),
-        CheckSpec(expr="ss_digunakan == pengguna_jml", rule="R4",
-                  message="R4: surat suara digunakan tidak sama dengan jumlah pengguna hak pilih"),
-        CheckSpec(expr=f"{votes} == suara_sah", rule="R5",
-                  message="R5: jumlah suara paslon tidak sama dengan suara sah"),
-        CheckSpec(expr="suara_sah + suara_tidak_sah == jumlah_suara", rule="R6",
-                  message="R6: suara sah + tidak sah tidak sama dengan jumlah suara"),
-        CheckSpec(expr="jumlah_suara == pengguna_jml", rule="R6",
-                  message="R6: jumlah suara tidak sama dengan jumlah pengguna hak pilih"),
-        CheckSpec(expr="pengguna_jml <= dpt_jml * 1.025", rule="R7",
-                  message="R7: jumlah pengguna hak pilih melebihi DPT + 2,5%"),
-        CheckSpec(expr="jumlah_suara <= dpt_jml * 1.025", rule="R7",
-                  message="R7: jumlah suara melebihi DPT + 2,5%"),
+    r1 = [
+        CheckSpec(
+            expr=f"{n}_l + {n}_p == {n}_jml",
+            rule="R1",
+            message=f"R1: L + P tidak sama dengan jumlah pada baris {lab}",
+        )
+        for n, lab in ROWS_I
     ]
+    r2 = [
+        CheckSpec(
+            expr=f"pemilih_dpt_{s} + dptb_{s} + dpk_{s} == pengguna_{s}",
+            rule="R2",
+            message=f"R2: pengguna hak pilih ({s.upper()}) tidak sama dengan "
+            "pemilih DPT + DPTb + DPK",
+        )
+        for s, _ in SEX
+    ]
+    r2.append(
+        CheckSpec(
+            expr="pemilih_dpt_jml <= dpt_jml",
+            rule="R2",
+            message="R2: pemilih DPT yang memilih melebihi jumlah DPT",
+        )
+    )
+    votes = " + ".join(f"paslon_{i + 1}" for i in range(n_paslon))
+    return (
+        r1
+        + r2
+        + [
+            CheckSpec(
+                expr="ss_digunakan + ss_rusak + ss_sisa == ss_diterima",
+                rule="R3",
+                message="R3: surat suara diterima tidak sama dengan digunakan + rusak + sisa",
+            ),
+            CheckSpec(
+                expr="ss_digunakan == pengguna_jml",
+                rule="R4",
+                message="R4: surat suara digunakan tidak sama dengan jumlah pengguna hak pilih",
+            ),
+            CheckSpec(
+                expr=f"{votes} == suara_sah",
+                rule="R5",
+                message="R5: jumlah suara paslon tidak sama dengan suara sah",
+            ),
+            CheckSpec(
+                expr="suara_sah + suara_tidak_sah == jumlah_suara",
+                rule="R6",
+                message="R6: suara sah + tidak sah tidak sama dengan jumlah suara",
+            ),
+            CheckSpec(
+                expr="jumlah_suara == pengguna_jml",
+                rule="R6",
+                message="R6: jumlah suara tidak sama dengan jumlah pengguna hak pilih",
+            ),
+            CheckSpec(
+                expr="pengguna_jml <= dpt_jml * 1.025",
+                rule="R7",
+                message="R7: jumlah pengguna hak pilih melebihi DPT + 2,5%",
+            ),
+            CheckSpec(
+                expr="jumlah_suara <= dpt_jml * 1.025",
+                rule="R7",
+                message="R7: jumlah suara melebihi DPT + 2,5%",
+            ),
+        ]
+    )
 
 
 def _sheet(n_paslon: int) -> _Sheet:
@@ -228,8 +294,11 @@ def build_kwk(election: Election, race: Race) -> Template:
         title=title,
         race=race.id,
         page=PageSpec(width=PAGE_W, height=PAGE_H, unit="mm"),
-        locator=LocatorSpec(kind="corner_marks", corners=[[m, m], [far_x, m], [far_x, far_y],
-                                                          [m, far_y]], mark_size=MARK),
+        locator=LocatorSpec(
+            kind="corner_marks",
+            corners=[[m, m], [far_x, m], [far_x, far_y], [m, far_y]],
+            mark_size=MARK,
+        ),
         qr=[158.0, 27.0, 24.0, 24.0],
         fields=sh.fields,
         checks=_checks(len(race.paslon)),

@@ -85,8 +85,23 @@ class CheckSpec(Strict):
         if not isinstance(tree.ops[0], ast.Eq | ast.LtE | ast.GtE | ast.Lt | ast.Gt):
             raise ValueError(f"check must use ==, <=, >=, < or >: {v!r}")
         for node in ast.walk(tree):
-            ok = (ast.Compare, ast.BinOp, ast.Add, ast.Sub, ast.Mult, ast.Name, ast.Load,
-                  ast.Constant, ast.Eq, ast.LtE, ast.GtE, ast.Lt, ast.Gt, ast.UnaryOp, ast.USub)
+            ok = (
+                ast.Compare,
+                ast.BinOp,
+                ast.Add,
+                ast.Sub,
+                ast.Mult,
+                ast.Name,
+                ast.Load,
+                ast.Constant,
+                ast.Eq,
+                ast.LtE,
+                ast.GtE,
+                ast.Lt,
+                ast.Gt,
+                ast.UnaryOp,
+                ast.USub,
+            )
             if not isinstance(node, ok):
                 raise ValueError(f"check uses a construct not allowed: {type(node).__name__}")
             if isinstance(node, ast.Constant) and not isinstance(node.value, int | float):

@@ -29,8 +29,9 @@ def _snake(name: str) -> str:
     return s if re.match(r"^[a-z]", s) else f"f_{s}"
 
 
-def box_map_from_kawalc1(data: dict[str, Any], template_id: str, size: tuple[int, int]
-                         ) -> dict[str, Any]:
+def box_map_from_kawalc1(
+    data: dict[str, Any], template_id: str, size: tuple[int, int]
+) -> dict[str, Any]:
     """kawalc1's `numbers[].digitCoordinates` ([y0, y1, x0, x1]) and `checkSums` -> our box map."""
     names: dict[str, str] = {}
     fields = []
@@ -39,11 +40,17 @@ def box_map_from_kawalc1(data: dict[str, Any], template_id: str, size: tuple[int
         names[str(number["id"])] = name
         boxes = [[x0, y0, x1 - x0, y1 - y0] for y0, y1, x0, x1 in number["digitCoordinates"]]
         fields.append({"name": name, "label": number.get("displayName", name), "boxes": boxes})
-    checks = [" + ".join(names[str(i)] for i in c["sigma"]) + f" == {names[str(c['total'])]}"
-              for c in data.get("checkSums", [])]
-    return {"template": template_id, "image": {"width": size[0], "height": size[1]},
-            "fields": fields, "checks": checks,
-            "credit": "box map and reference scan from kawalc1/kawalc1 (MIT licence)"}
+    checks = [
+        " + ".join(names[str(i)] for i in c["sigma"]) + f" == {names[str(c['total'])]}"
+        for c in data.get("checkSums", [])
+    ]
+    return {
+        "template": template_id,
+        "image": {"width": size[0], "height": size[1]},
+        "fields": fields,
+        "checks": checks,
+        "credit": "box map and reference scan from kawalc1/kawalc1 (MIT licence)",
+    }
 
 
 def _image_size(path: Path) -> tuple[int, int]:
@@ -53,25 +60,36 @@ def _image_size(path: Path) -> tuple[int, int]:
     return image.shape[1], image.shape[0]
 
 
-def template_from_box_map(box_map: dict[str, Any], template_id: str, reference_name: str,
-                          size: tuple[int, int]) -> Template:
+def template_from_box_map(
+    box_map: dict[str, Any], template_id: str, reference_name: str, size: tuple[int, int]
+) -> Template:
     """Build and validate the Template; errors name the offending key (TemplateError)."""
     img = box_map.get("image", {})
     if (img.get("width"), img.get("height")) != size:
         raise TemplateError(f"ukuran gambar di peta kotak {img} tidak sama dengan scan {size}")
     try:
-        return Template.model_validate({
-            "id": template_id,
-            "title": box_map.get("title", template_id),
-            "page": {"width": size[0], "height": size[1], "unit": "px"},
-            "locator": {"kind": "features", "reference": reference_name},
-            "fields": [{"name": f["name"], "label": f.get("label", f["name"]),
-                        "kind": f.get("kind", "digits"), "boxes": f["boxes"],
-                        "section": f.get("section", "")} for f in box_map["fields"]],
-            "checks": [{"expr": c} if isinstance(c, str) else c
-                       for c in box_map.get("checks", [])],
-            "credit": box_map.get("credit", ""),
-        })
+        return Template.model_validate(
+            {
+                "id": template_id,
+                "title": box_map.get("title", template_id),
+                "page": {"width": size[0], "height": size[1], "unit": "px"},
+                "locator": {"kind": "features", "reference": reference_name},
+                "fields": [
+                    {
+                        "name": f["name"],
+                        "label": f.get("label", f["name"]),
+                        "kind": f.get("kind", "digits"),
+                        "boxes": f["boxes"],
+                        "section": f.get("section", ""),
+                    }
+                    for f in box_map["fields"]
+                ],
+                "checks": [
+                    {"expr": c} if isinstance(c, str) else c for c in box_map.get("checks", [])
+                ],
+                "credit": box_map.get("credit", ""),
+            }
+        )
     except ValidationError as exc:
         rows = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         raise TemplateError(f"templat {template_id} tidak valid: {rows}", detail=rows) from exc
@@ -79,8 +97,9 @@ def template_from_box_map(box_map: dict[str, Any], template_id: str, reference_n
         raise TemplateError(f"peta kotak tidak lengkap: {exc}") from exc
 
 
-def add_template(template_id: str, reference: Path, boxes: Path, out_dir: Path | None = None
-                 ) -> Path:
+def add_template(
+    template_id: str, reference: Path, boxes: Path, out_dir: Path | None = None
+) -> Path:
     """Register a form from one reference scan and a box map (ours, or kawalc1's shape);
     returns the template's YAML path."""
     out = out_dir or user_dir()

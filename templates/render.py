@@ -92,21 +92,38 @@ def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None
             draw.rectangle([x, y, x + w, y + h], outline=ln.gray, width=width)
     texts = list(template.texts)
     if tps:
-        texts.append(template.texts[0].model_copy(
-            update={"text": f"TPS: {tps}", "role": "plain", "size": 3.2, "bold": True,
-                    "align": "left", "x": 10.0 if template.page.unit == "mm" else 40.0,
-                    "y": 30.0 if template.page.unit == "mm" else 110.0}))
+        texts.append(
+            template.texts[0].model_copy(
+                update={
+                    "text": f"TPS: {tps}",
+                    "role": "plain",
+                    "size": 3.2,
+                    "bold": True,
+                    "align": "left",
+                    "x": 10.0 if template.page.unit == "mm" else 40.0,
+                    "y": 30.0 if template.page.unit == "mm" else 110.0,
+                }
+            )
+        )
     for t in texts:
         size = max(8, _px(t.size * 1.4, s))
         font = ImageFont.load_default(size=size)
         anchor = {"left": "ls", "center": "ms", "right": "rs"}[t.align]
-        draw.text((_px(t.x, s), _px(t.y, s)), t.text, fill=0, font=font, anchor=anchor,
-                  stroke_width=1 if t.bold else 0, stroke_fill=0)
+        draw.text(
+            (_px(t.x, s), _px(t.y, s)),
+            t.text,
+            fill=0,
+            font=font,
+            anchor=anchor,
+            stroke_width=1 if t.bold else 0,
+            stroke_fill=0,
+        )
     for f in template.fields:
         for x, y, w, h in f.boxes:
             bw = max(2, _px(0.35, s)) if template.page.unit == "mm" else 2
-            draw.rectangle([_px(x, s), _px(y, s), _px(x + w, s), _px(y + h, s)], outline=0,
-                           width=bw)
+            draw.rectangle(
+                [_px(x, s), _px(y, s), _px(x + w, s), _px(y + h, s)], outline=0, width=bw
+            )
 
 
 def render(template: Template, dpi: float = 300, tps: str | None = None) -> Rendered:
@@ -132,8 +149,10 @@ def box_map(template: Template, s: float, size: tuple[int, int]) -> dict[str, An
         "template": template.id,
         "image": {"width": size[0], "height": size[1]},
         "fields": [
-            {"name": f.name,
-             "boxes": [[_px(x, s), _px(y, s), _px(w, s), _px(h, s)] for x, y, w, h in f.boxes]}
+            {
+                "name": f.name,
+                "boxes": [[_px(x, s), _px(y, s), _px(w, s), _px(h, s)] for x, y, w, h in f.boxes],
+            }
             for f in template.fields
         ],
         "checks": [c.expr for c in template.checks],

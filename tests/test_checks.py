@@ -5,14 +5,19 @@ from __future__ import annotations
 from sipantau.ocr.checks import compile_check, run_checks
 from sipantau.templates.model import CheckSpec
 
-R5 = CheckSpec(expr="a + b + c == sah", rule="R5",
-               message="R5: jumlah suara paslon tidak sama dengan suara sah")
+R5 = CheckSpec(
+    expr="a + b + c == sah",
+    rule="R5",
+    message="R5: jumlah suara paslon tidak sama dengan suara sah",
+)
 R7 = CheckSpec(expr="pemilih <= dpt * 1.025", rule="R7", message="R7: melebihi DPT + 2,5%")
 
 
 def test_sum_holds_and_breaks_with_message() -> None:
-    ok, bad = run_checks([R5], {"a": 1, "b": 2, "c": 3, "sah": 6}), run_checks(
-        [R5], {"a": 1, "b": 2, "c": 3, "sah": 7})
+    ok, bad = (
+        run_checks([R5], {"a": 1, "b": 2, "c": 3, "sah": 6}),
+        run_checks([R5], {"a": 1, "b": 2, "c": 3, "sah": 7}),
+    )
     assert ok[0].ok is True
     assert bad[0].ok is False and bad[0].message.startswith("R5: jumlah suara paslon")
     assert bad[0].rule == "R5" and bad[0].expr == R5.expr
@@ -51,5 +56,7 @@ def test_names_are_fields_never_code() -> None:
 
 
 def test_generic_message_when_template_has_none() -> None:
-    assert "a + b == c" in run_checks([CheckSpec(expr="a + b == c")], {"a": 1, "b": 1, "c": 3})[
-        0].message
+    assert (
+        "a + b == c"
+        in run_checks([CheckSpec(expr="a + b == c")], {"a": 1, "b": 1, "c": 3})[0].message
+    )

@@ -17,8 +17,24 @@ def test_templates_list(capsys):
 
 def test_render_png_with_box_map(tmp_path):
     out, boxes = tmp_path / "b.png", tmp_path / "b.json"
-    assert main(["templates", "render", "sipantau-blanko", "--out", str(out), "--boxes",
-                 str(boxes), "--tps", "1673010001-007", "--dpi", "200"]) == 0
+    assert (
+        main(
+            [
+                "templates",
+                "render",
+                "sipantau-blanko",
+                "--out",
+                str(out),
+                "--boxes",
+                str(boxes),
+                "--tps",
+                "1673010001-007",
+                "--dpi",
+                "200",
+            ]
+        )
+        == 0
+    )
     img = cv2.imread(str(out))
     m = json.loads(boxes.read_text())
     assert set(m) == {"template", "image", "fields", "checks"}

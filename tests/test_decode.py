@@ -57,6 +57,7 @@ def test_truncated_jpeg():
 
 def _png_bomb(w: int, h: int) -> bytes:
     """A small PNG whose header claims w x h pixels (the compressed rows are tiny)."""
+
     def chunk(kind: bytes, body: bytes) -> bytes:
         crc = zlib.crc32(kind + body).to_bytes(4, "big")
         return len(body).to_bytes(4, "big") + kind + body + crc

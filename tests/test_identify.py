@@ -27,10 +27,15 @@ def _page(template, qr: bool = True) -> np.ndarray:
     return page
 
 
-@pytest.mark.parametrize(("tid", "angle"), [("c-hasil-kwk-gubernur", 4.0),
-                                            ("c-hasil-kwk-walikota", 183.0),
-                                            ("c-hasil-kwk-walikota", 92.0),
-                                            ("sipantau-blanko", 268.0)])
+@pytest.mark.parametrize(
+    ("tid", "angle"),
+    [
+        ("c-hasil-kwk-gubernur", 4.0),
+        ("c-hasil-kwk-walikota", 183.0),
+        ("c-hasil-kwk-walikota", 92.0),
+        ("sipantau-blanko", 268.0),
+    ],
+)
 def test_identified_by_qr(templates, tid, angle):
     t = next(t for t in templates if t.id == tid)
     photo, _ = shoot(_page(t), angle, scale=0.75, blur=0.8, seed=int(angle))
@@ -38,8 +43,9 @@ def test_identified_by_qr(templates, tid, angle):
     assert (found.template_id, found.tps, found.method) == (tid, TPS, "qr")
 
 
-@pytest.mark.parametrize(("tid", "angle"), [("c-hasil-kwk-gubernur", 182.0),
-                                            ("c-hasil-kwk-walikota", 3.0)])
+@pytest.mark.parametrize(
+    ("tid", "angle"), [("c-hasil-kwk-gubernur", 182.0), ("c-hasil-kwk-walikota", 3.0)]
+)
 def test_identified_by_title_without_qr(templates, tid, angle):
     t = next(t for t in templates if t.id == tid)
     photo, _ = shoot(_page(t, qr=False), angle, scale=0.75, blur=1.0, seed=int(angle))

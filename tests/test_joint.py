@@ -26,6 +26,8 @@ def box(**probs: float) -> np.ndarray:
 
 def sure(label: str) -> np.ndarray:
     return box(**{{"": "blank"}.get(label, label if label == "X" else "d" + label): 1.0})
+
+
 SUM = compile_checks([CheckSpec(expr="a + b == c", rule="R5", message="R5")])
 
 
@@ -67,8 +69,11 @@ def test_slip_leaves_the_written_values_possible() -> None:
 
 
 def test_mass_outside_top_k_lowers_confidence() -> None:
-    rows = {"a": np.stack([sure("X"), box(d1=0.5, d2=0.5), box(d2=0.5, d3=0.5)]),
-            "b": field("X30"), "c": np.stack([sure("X"), box(d4=0.5, d5=0.5), sure("2")])}
+    rows = {
+        "a": np.stack([sure("X"), box(d1=0.5, d2=0.5), box(d2=0.5, d3=0.5)]),
+        "b": field("X30"),
+        "c": np.stack([sure("X"), box(d4=0.5, d5=0.5), sure("2")]),
+    }
     wide = decode({n: field_hypotheses(p, 12) for n, p in rows.items()}, SUM, S)
     narrow = decode({n: field_hypotheses(p, 1) for n, p in rows.items()}, SUM, S)
     assert narrow.confidence("a", 12) < wide.confidence("a", 12)  # type: ignore[operator]
@@ -78,8 +83,7 @@ def test_order_closes_checks_early_and_pins() -> None:
     checks = compile_checks([CheckSpec(expr="a + b == s"), CheckSpec(expr="s + t == total")])
     order = search_order(["total", "t", "s", "b", "a"], checks)
     assert [o[1] is not None for o in order].count(True) == 2
-    assert components(["a", "b", "s", "t", "total", "x"], checks) == [
-        ("a", "b", "s", "t", "total")]
+    assert components(["a", "b", "s", "t", "total", "x"], checks) == [("a", "b", "s", "t", "total")]
 
 
 def test_hostile_form_stays_within_budget() -> None:

@@ -11,13 +11,31 @@ from sipantau.templates.registry import BUILTIN_DIR, load_template_file
 from sipantau.templates.render import parse_qr_payload, render
 
 GOOD = {  # a consistent TPS: 250 on the DPT, 200 of them vote, 3 DPTb, 2 DPK
-    "dpt_l": 120, "dpt_p": 130, "dpt_jml": 250,
-    "pemilih_dpt_l": 95, "pemilih_dpt_p": 105, "pemilih_dpt_jml": 200,
-    "dptb_l": 2, "dptb_p": 1, "dptb_jml": 3, "dpk_l": 1, "dpk_p": 1, "dpk_jml": 2,
-    "pengguna_l": 98, "pengguna_p": 107, "pengguna_jml": 205,
-    "ss_diterima": 257, "ss_digunakan": 205, "ss_rusak": 2, "ss_sisa": 50,
-    "paslon_1": 90, "paslon_2": 70, "paslon_3": 40,
-    "suara_sah": 200, "suara_tidak_sah": 5, "jumlah_suara": 205,
+    "dpt_l": 120,
+    "dpt_p": 130,
+    "dpt_jml": 250,
+    "pemilih_dpt_l": 95,
+    "pemilih_dpt_p": 105,
+    "pemilih_dpt_jml": 200,
+    "dptb_l": 2,
+    "dptb_p": 1,
+    "dptb_jml": 3,
+    "dpk_l": 1,
+    "dpk_p": 1,
+    "dpk_jml": 2,
+    "pengguna_l": 98,
+    "pengguna_p": 107,
+    "pengguna_jml": 205,
+    "ss_diterima": 257,
+    "ss_digunakan": 205,
+    "ss_rusak": 2,
+    "ss_sisa": 50,
+    "paslon_1": 90,
+    "paslon_2": 70,
+    "paslon_3": 40,
+    "suara_sah": 200,
+    "suara_tidak_sah": 5,
+    "jumlah_suara": 205,
 }
 
 
@@ -60,8 +78,14 @@ def test_every_rule_holds_on_a_good_form_and_catches_its_error(kwk):
     assert _failing(t, GOOD) == set()
     broken = {
         "R1": {"dpt_p": 131},
-        "R2": {"pemilih_dpt_l": 125, "pemilih_dpt_p": 135, "pemilih_dpt_jml": 260,
-               "pengguna_l": 128, "pengguna_p": 137, "pengguna_jml": 265},
+        "R2": {
+            "pemilih_dpt_l": 125,
+            "pemilih_dpt_p": 135,
+            "pemilih_dpt_jml": 260,
+            "pengguna_l": 128,
+            "pengguna_p": 137,
+            "pengguna_jml": 265,
+        },
         "R3": {"ss_sisa": 51},
         "R4": {"ss_digunakan": 204, "ss_sisa": 51},
         "R5": {"paslon_3": 41},
@@ -69,9 +93,18 @@ def test_every_rule_holds_on_a_good_form_and_catches_its_error(kwk):
     }
     for rule, change in broken.items():
         assert rule in _failing(t, GOOD | change), rule
-    assert "R7" in _failing(t, GOOD | {"dpt_l": 70, "dpt_p": 70, "dpt_jml": 140,
-                                       "pemilih_dpt_l": 70, "pemilih_dpt_p": 70,
-                                       "pemilih_dpt_jml": 140})
+    assert "R7" in _failing(
+        t,
+        GOOD
+        | {
+            "dpt_l": 70,
+            "dpt_p": 70,
+            "dpt_jml": 140,
+            "pemilih_dpt_l": 70,
+            "pemilih_dpt_p": 70,
+            "pemilih_dpt_jml": 140,
+        },
+    )
 
 
 def test_rendered_page_carries_its_qr(kwk):

@@ -18,7 +18,10 @@ def _box_darkness(page, template) -> float:
     for f in template.fields:
         for rect in f.boxes:
             x, y, w, h = to_px(rect, page.scale)
-            vals += [page.image[y:y + h, x:x + 2].mean(), page.image[y:y + 2, x:x + w].mean()]
+            vals += [
+                page.image[y : y + h, x : x + 2].mean(),
+                page.image[y : y + 2, x : x + w].mean(),
+            ]
     return 255 - float(np.mean(vals))
 
 
@@ -34,8 +37,13 @@ def test_field_refinement_recovers_a_shift(blanko, blanko_page):
     page = locate(decode(photograph(blanko_page)).image, blanko)
     crops = cut_boxes(page, blanko)
     assert all(abs(dx) <= 2 and abs(dy) <= 2 for dx, dy in (c.shift for c in crops.values()))
-    shifted = type(page)(np.roll(page.image, (4, -3), axis=(0, 1)), page.scale, page.homography,
-                         page.method, page.photo_quad)
+    shifted = type(page)(
+        np.roll(page.image, (4, -3), axis=(0, 1)),
+        page.scale,
+        page.homography,
+        page.method,
+        page.photo_quad,
+    )
     moved = cut_boxes(shifted, blanko)
     first = next(iter(crops))
     assert moved[first].shift == (crops[first].shift[0] - 3, crops[first].shift[1] + 4)

@@ -87,8 +87,9 @@ def test_blurred_photo_is_rejected_with_reason(samples):
     data = cv2.imencode(".jpg", cv2.GaussianBlur(img, (0, 0), 9.0))[1].tobytes()
     reading = _reader(t).read(data, "blur.jpg", "sipantau-blanko")
     assert reading.status == "rejected"
-    assert reading.reasons and ("buram" in reading.reasons[0] or "tidak ditemukan"
-                                in reading.reasons[0])
+    assert reading.reasons and (
+        "buram" in reading.reasons[0] or "tidak ditemukan" in reading.reasons[0]
+    )
     assert reading.fields == {}
 
 
@@ -110,8 +111,7 @@ def test_cut_off_photo_is_rejected(samples):
 def test_wrong_template_is_rejected_with_the_form_it_is(samples):
     out, truth = samples
     t = truth[0]
-    reading = _reader(t).read((out / t["photo"]).read_bytes(), t["photo"],
-                              "c-hasil-kwk-walikota")
+    reading = _reader(t).read((out / t["photo"]).read_bytes(), t["photo"], "c-hasil-kwk-walikota")
     assert reading.status == "rejected"
     assert reading.reasons[0].startswith("wrong_form")
     assert "sipantau-blanko" in reading.reasons[0]

@@ -27,8 +27,18 @@ KAWALC1_BOXES = REFERENCE.with_name("c1-kwk-2015-depok-lampiran.boxes.json")
 DEPOK_ID = "c1-kwk-2015-depok"
 
 
-def shoot(page: np.ndarray, angle: float, *, size=(2000, 1500), scale=0.8, jitter=0.04,
-          blur=1.0, quality=80, seed=0, bg=90) -> tuple[np.ndarray, np.ndarray]:
+def shoot(
+    page: np.ndarray,
+    angle: float,
+    *,
+    size=(2000, 1500),
+    scale=0.8,
+    jitter=0.04,
+    blur=1.0,
+    quality=80,
+    seed=0,
+    bg=90,
+) -> tuple[np.ndarray, np.ndarray]:
     """A synthetic phone photo: perspective, any in-plane rotation, blur, JPEG; and its H."""
     if page.ndim == 3:
         page = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY)
@@ -80,8 +90,10 @@ def test_box_map_errors_are_named(tmp_path):
     (tmp_path / "b.json").write_text(json.dumps(bad))
     with pytest.raises(TemplateError, match="ukuran gambar"):
         add_template("x", REFERENCE, tmp_path / "b.json", tmp_path)
-    bad = {"image": {"width": 981, "height": 1398},
-           "fields": [{"name": "Bad Name", "boxes": [[1, 1, 5, 5]]}]}
+    bad = {
+        "image": {"width": 981, "height": 1398},
+        "fields": [{"name": "Bad Name", "boxes": [[1, 1, 5, 5]]}],
+    }
     (tmp_path / "b.json").write_text(json.dumps(bad))
     with pytest.raises(TemplateError, match="fields.0.name"):
         add_template("x", REFERENCE, tmp_path / "b.json", tmp_path)
@@ -147,8 +159,22 @@ def test_check_quad_refuses_implausible_pages():
 def test_cli_adds_a_kawalc1_box_map_directly(tmp_path):
     from sipantau.cli import main
 
-    assert main(["templates", "add", "depok-cli", "--reference", str(REFERENCE), "--boxes",
-                 str(KAWALC1_BOXES), "--dir", str(tmp_path)]) == 0
+    assert (
+        main(
+            [
+                "templates",
+                "add",
+                "depok-cli",
+                "--reference",
+                str(REFERENCE),
+                "--boxes",
+                str(KAWALC1_BOXES),
+                "--dir",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     t = load_template_file(tmp_path / "depok-cli.yaml")
     assert [f.name for f in t.fields] == ["dimas", "idris", "jumlah", "tidak_sah"]
     assert [c.expr for c in t.checks] == ["dimas + idris == jumlah"]

@@ -30,22 +30,44 @@ def kwk_like() -> Template:
     """A C.HASIL-like layout: voters by L/P/total, ballots, two paslon, valid/invalid."""
     rows = ("dpt", "pemilih_dpt", "pemilih_dptb", "pemilih_dpk", "pemilih_jumlah")
     names = [f"{r}_{s}" for r in rows for s in ("l", "p", "total")]
-    names += ["surat_diterima", "surat_digunakan", "surat_rusak", "surat_sisa", "paslon_1",
-              "paslon_2", "suara_sah", "suara_tidak_sah", "suara_total"]
-    fields = [FieldSpec(name=n, label=n, boxes=[[10 + 38 * (i % 5), 20 + 14 * (i // 5), 10, 12]])
-              for i, n in enumerate(names)]
+    names += [
+        "surat_diterima",
+        "surat_digunakan",
+        "surat_rusak",
+        "surat_sisa",
+        "paslon_1",
+        "paslon_2",
+        "suara_sah",
+        "suara_tidak_sah",
+        "suara_total",
+    ]
+    fields = [
+        FieldSpec(name=n, label=n, boxes=[[10 + 38 * (i % 5), 20 + 14 * (i // 5), 10, 12]])
+        for i, n in enumerate(names)
+    ]
     checks = [f"{r}_l + {r}_p == {r}_total" for r in rows]
-    checks += [f"pemilih_dpt_{s} + pemilih_dptb_{s} + pemilih_dpk_{s} == pemilih_jumlah_{s}"
-               for s in ("l", "p", "total")]
-    checks += ["pemilih_dpt_total <= dpt_total", "suara_total == pemilih_jumlah_total",
-               "surat_diterima == surat_digunakan + surat_rusak + surat_sisa",
-               "surat_digunakan == pemilih_jumlah_total", "paslon_1 + paslon_2 == suara_sah",
-               "suara_sah + suara_tidak_sah == suara_total"]
+    checks += [
+        f"pemilih_dpt_{s} + pemilih_dptb_{s} + pemilih_dpk_{s} == pemilih_jumlah_{s}"
+        for s in ("l", "p", "total")
+    ]
+    checks += [
+        "pemilih_dpt_total <= dpt_total",
+        "suara_total == pemilih_jumlah_total",
+        "surat_diterima == surat_digunakan + surat_rusak + surat_sisa",
+        "surat_digunakan == pemilih_jumlah_total",
+        "paslon_1 + paslon_2 == suara_sah",
+        "suara_sah + suara_tidak_sah == suara_total",
+    ]
     corners = [[8, 8], [202, 8], [202, 289], [8, 289]]
-    return Template(id="kwk-like", title="C.HASIL-KWK", race="walikota",
-                    page=PageSpec(width=210, height=297),
-                    locator=LocatorSpec(kind="aruco", corners=corners, mark_size=14),
-                    fields=fields, checks=[CheckSpec(expr=c) for c in checks])
+    return Template(
+        id="kwk-like",
+        title="C.HASIL-KWK",
+        race="walikota",
+        page=PageSpec(width=210, height=297),
+        locator=LocatorSpec(kind="aruco", corners=corners, mark_size=14),
+        fields=fields,
+        checks=[CheckSpec(expr=c) for c in checks],
+    )
 
 
 @pytest.mark.parametrize("make_template", [lambda: get_template(BLANKO), kwk_like])
@@ -120,8 +142,12 @@ def photo(blanko: Template):
 def test_photo_size_jpeg_and_corners(photo) -> None:
     decoded = cv2.imdecode(np.frombuffer(photo.jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert decoded is not None
-    assert (decoded.shape[1], decoded.shape[0]) in {(4000, 3000), (3000, 4000), (4032, 3024),
-                                                    (3024, 4032)}
+    assert (decoded.shape[1], decoded.shape[0]) in {
+        (4000, 3000),
+        (3000, 4000),
+        (4032, 3024),
+        (3024, 4032),
+    }
     assert photo.jpeg[:2] == b"\xff\xd8" and 70 <= photo.quality <= 95
     assert inside(photo)
     # the page is where the corners say: paper (bright) just inside each corner
@@ -140,8 +166,10 @@ def test_cut_off_and_blurred(photo) -> None:
     assert not (0 <= x < w and 0 <= y < h)
     assert cut.image.shape == photo.image.shape
     soft = blurred(photo, 4.0)
-    lap = [cv2.Laplacian(cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
-           for p in (photo, soft)]
+    lap = [
+        cv2.Laplacian(cv2.cvtColor(p.image, cv2.COLOR_BGR2GRAY), cv2.CV_64F).var()
+        for p in (photo, soft)
+    ]
     assert lap[1] < lap[0] / 3
 
 
@@ -159,7 +187,8 @@ def test_make_samples_deterministic(tmp_path: Path) -> None:
     assert [p["level"] for p in ta["photos"]] == ["careful", "normal", "hurried"]
     for rec in ta["photos"]:
         assert (tmp_path / "a" / rec["photo"]).read_bytes() == (
-            tmp_path / "b" / rec["photo"]).read_bytes()
+            tmp_path / "b" / rec["photo"]
+        ).read_bytes()
         img = cv2.imread(str(tmp_path / "a" / rec["photo"]))
         h, w = img.shape[:2]
         assert all(0 <= x < w and 0 <= y < h for x, y in rec["page_corners"])

@@ -12,8 +12,15 @@ from sipantau.templates.registry import get_template
 
 T = get_template("sipantau-blanko")
 S = DecisionSettings()
-RACE = {"pemilih": 300, "paslon_1": 120, "paslon_2": 95, "paslon_3": 70, "suara_sah": 285,
-        "suara_tidak_sah": 15, "total_suara": 300}
+RACE = {
+    "pemilih": 300,
+    "paslon_1": 120,
+    "paslon_2": 95,
+    "paslon_3": 70,
+    "suara_sah": 285,
+    "suara_tidak_sah": 15,
+    "total_suara": 300,
+}
 
 
 def row(**probs: float) -> np.ndarray:
@@ -50,7 +57,12 @@ def test_clean_form_is_ok() -> None:
     assert v.status == "ok" and v.reasons == []
     assert all(f.status == "ok" for f in v.fields.values())
     assert v.fields["gub_paslon_1"].export() == {
-        "value": 120, "confidence": 1.0, "status": "ok", "reasons": [], "suggestion": None}
+        "value": 120,
+        "confidence": 1.0,
+        "status": "ok",
+        "reasons": [],
+        "suggestion": None,
+    }
 
 
 def test_misread_caught_by_sum_and_suggested() -> None:
@@ -79,8 +91,14 @@ def test_consistent_by_coincidence_stays_review() -> None:
 def test_officer_slip_is_never_ok() -> None:
     v = judge(T, form(gub_suara_sah=286), S)  # confident boxes, arithmetic wrong on paper
     assert v.status == "review"
-    for name in ("gub_paslon_1", "gub_paslon_2", "gub_paslon_3", "gub_suara_sah",
-                 "gub_suara_tidak_sah", "gub_total_suara"):
+    for name in (
+        "gub_paslon_1",
+        "gub_paslon_2",
+        "gub_paslon_3",
+        "gub_suara_sah",
+        "gub_suara_tidak_sah",
+        "gub_total_suara",
+    ):
         assert v.fields[name].status == "review", name
     assert v.fields["gub_suara_sah"].value == 286
 
@@ -103,8 +121,9 @@ def test_empty_field() -> None:
 
 def test_standalone_field_needs_high_own_confidence() -> None:
     # without R4, gub_pemilih is in no equality check: nothing else vouches for it
-    alone = T.model_copy(update={"checks": [c for c in T.checks
-                                            if c.expr != "gub_total_suara == gub_pemilih"]})
+    alone = T.model_copy(
+        update={"checks": [c for c in T.checks if c.expr != "gub_total_suara == gub_pemilih"]}
+    )
     probs = form()
     probs["gub_pemilih"][1] = sure("0", 0.9995)
     v = judge(alone, probs, S)
@@ -131,8 +150,10 @@ def test_ticks_vouch_for_each_other() -> None:
     assert judge(T, probs, S).fields["situasi_aman"].status == "review"
 
 
-@pytest.mark.parametrize(("aman", "insiden", "ok"), [
-    ("X", "", True), ("", "7", True), ("X", "X", False), ("", "", False)])
+@pytest.mark.parametrize(
+    ("aman", "insiden", "ok"),
+    [("X", "", True), ("", "7", True), ("X", "X", False), ("", "", False)],
+)
 def test_situation_ticks(aman: str, insiden: str, ok: bool) -> None:
     probs = form()
     probs["situasi_aman"], probs["situasi_insiden"] = sure(aman)[None], sure(insiden)[None]
