@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -119,6 +120,10 @@ def title_score(title: str, ocr_text: str) -> float:
     return max(window, found / sum(len(w) for w in title_words))
 
 
+OCR_TIMEOUT_S = 5.0
+os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract's threads only fight the workers
+
+
 def _title_of(template: Template) -> str:
     titles = [t.text for t in template.texts if t.role == "title"]
     return titles[0] if titles else template.title
@@ -133,7 +138,12 @@ def ocr_top(photo: GrayImage, quarter_turns: int) -> str:
     f = min(2.0, TITLE_SIDE / max(photo.shape[:2]))  # small print reads better a bit enlarged
     top = cv2.resize(top, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
     top = cv2.addWeighted(top, 1.8, cv2.GaussianBlur(top, (0, 0), 2), -0.8, 0)
-    return str(pytesseract.image_to_string(top, lang="eng", config="--psm 11"))
+    try:
+        return str(
+            pytesseract.image_to_string(top, lang="eng", config="--psm 11", timeout=OCR_TIMEOUT_S)
+        )
+    except RuntimeError:  # pytesseract's timeout: a slow machine must not hang the reader
+        return ""
 
 
 def match_title(text: str, templates: Sequence[Template]) -> tuple[Template, float] | None:
@@ -150,12 +160,15 @@ def match_title(text: str, templates: Sequence[Template]) -> tuple[Template, flo
     return scored[0][1], scored[0][0]
 
 
-def identify(photo: GrayImage, templates: Sequence[Template]) -> Identification:
-    """QR code first, then the printed title in each of 4 rotations; else FormNotIdentified."""
+def identify(
+    photo: GrayImage, templates: Sequence[Template], by_title: bool = True
+) -> Identification:
+    """QR code first, then (unless not `by_title`) the printed title in each of 4 rotations;
+    else FormNotIdentified."""
     found = _by_qr(photo, {t.id for t in templates})
     if found:
         return found
-    for turns in (0, 2, 1, 3):
+    for turns in (0, 2, 1, 3) if by_title else ():
         hit = match_title(ocr_top(photo, turns), templates)
         if hit:
             return Identification(hit[0].id, None, "title", round(hit[1], 3))

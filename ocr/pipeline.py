@@ -142,7 +142,7 @@ class Reader:
     ) -> PhotoRejected:
         """When the expected form is not found, say which form the photo shows, if any."""
         try:
-            other = self._identify_and_locate(image)[0]
+            other = self._identify_and_locate(image, by_title=False)[0]
         except SipantauError:
             return exc
         if other.id != template.id:
@@ -152,7 +152,9 @@ class Reader:
             )
         return exc
 
-    def _identify_and_locate(self, image: GrayImage) -> tuple[Template, Page, str | None]:
+    def _identify_and_locate(
+        self, image: GrayImage, by_title: bool = True
+    ) -> tuple[Template, Page, str | None]:
         """Which known form is this? Printed marks first (cheap), its QR code to tell forms of
         the same frame apart, and the printed title (tesseract) as the last resort."""
         for kind in ("aruco", "corner_marks"):
@@ -166,7 +168,7 @@ class Reader:
                 return self._by_qr(image, t, page)
         from sipantau.ocr.identify import identify
 
-        ident = identify(image, list(self.templates.values()))
+        ident = identify(image, list(self.templates.values()), by_title)
         template = self.templates[ident.template_id]
         page = locate(image, template, self.settings.locate)
         return template, page, ident.tps
