@@ -78,3 +78,36 @@ def test_bad_input_and_bad_model_raise_typed_errors() -> None:
         CnnDigitReader(b"not onnx", {"classes": list(CLASSES), "input_size": INPUT_SIZE})
     with pytest.raises(DigitModelError):
         CnnDigitReader(b"", {"classes": ["0"], "input_size": INPUT_SIZE})
+
+
+def test_pipeline_crops_roundtrip_and_augment(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sipantau.ocr.training.data import augment_crop
+    from sipantau.ocr.training.pipeline_crops import LABELS, load, save
+
+    assert LABELS["X"] == X_CLASS and LABELS["_"] == BLANK_CLASS and "V" not in LABELS
+    rng = np.random.default_rng(5)
+    crops = [rng.integers(0, 256, s, dtype=np.uint8) for s in ((89, 77), (101, 101))]
+    res = {"crops": crops, "labels": np.array([3, X_CLASS]),
+           "meta": [("a.jpg", "careful", 0), ("b.jpg", "hurried", 1)]}
+    save(tmp_path / "c.npz", res, {"n": 2})
+    got, labels, extra = load(tmp_path / "c.npz")
+    assert all(np.array_equal(a, b) for a, b in zip(got, crops, strict=True))
+    assert labels.tolist() == [3, X_CLASS] and extra["group"].tolist() == [0, 1]
+    aug = augment_crop(crops[0], np.random.default_rng(1))
+    assert aug.shape == crops[0].shape and aug.dtype == np.uint8
+
+
+def test_onnx_weights_load_back_into_torch(reader: CnnDigitReader) -> None:
+    torch = pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from sipantau.ocr.digits import _model_bytes, prepare_batch
+    from sipantau.ocr.training.finetune import load_onnx_weights
+    from sipantau.ocr.training.train import build_model
+
+    model = build_model()
+    load_onnx_weights(model, _model_bytes("digits.onnx"))
+    rng = np.random.default_rng(2)
+    crops = [render_crop(holdout_digits()[0][i], "digit", rng) for i in range(8)]
+    with torch.no_grad():
+        ref = model.eval()(torch.from_numpy(prepare_batch(crops))).numpy()
+    assert np.abs(ref - reader.logits(crops)).max() < 1e-3

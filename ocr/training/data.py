@@ -177,3 +177,63 @@ def render_set(
     crops = [c for p in parts for c in p[0]]
     labels = np.array([lab for p in parts for lab in p[1]], np.int64)
     return (crops if raw else np.stack(crops)), labels
+
+
+def augment_crop(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Light photo-like jitter of a real pipeline crop: small affine, tone, blur, noise, JPEG."""
+    h, w = crop.shape
+    img = crop.astype(np.float32)
+    ang, sc = rng.normal(0, 2.0), float(np.exp(rng.normal(0, 0.04)))
+    mat = cv2.getRotationMatrix2D((w / 2, h / 2), ang, sc)
+    mat[:, 2] += rng.uniform(-3, 3, 2)
+    img = cv2.warpAffine(img, mat, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    paper = float(np.percentile(img, 90))
+    img = paper + (img - paper) * rng.uniform(0.7, 1.15)  # ink contrast
+    img = img * rng.uniform(0.75, 1.1) + rng.uniform(-10, 10)  # exposure
+    sigma = rng.uniform(0, 1.0)
+    if sigma > 0.3:
+        img = cv2.GaussianBlur(img, (0, 0), sigma)
+    img = img + rng.normal(0, rng.uniform(0, 5), img.shape).astype(np.float32)
+    out = np.clip(img, 0, 255).astype(np.uint8)
+    if rng.random() < 0.5:
+        ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, int(rng.uniform(40, 95))])
+        out = cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else out
+    return out
+
+
+_POOL_CROPS: list[np.ndarray] = []
+
+
+def _prepare_chunk(job: tuple[int, int, int, int, int]) -> np.ndarray:
+    """Worker: prepared inputs of crops [start, stop), copy `k` (0 = as cut, else augmented)."""
+    from sipantau.ocr.digits import prepare
+
+    seed, k, chunk, start, stop = job
+    rng = np.random.default_rng([seed, 77, k, chunk])
+    out = [prepare(c if k == 0 else augment_crop(c, rng)).astype(np.float16)
+           for c in _POOL_CROPS[start:stop]]
+    return np.stack(out)
+
+
+def _init_crops(crops: list[np.ndarray]) -> None:
+    _POOL_CROPS[:] = crops
+
+
+def prepare_crops(crops: list[np.ndarray], *, copies: int, seed: int, workers: int = 1
+                  ) -> np.ndarray:
+    """Prepared inputs (float16) of the crops as cut, then `copies - 1` augmented copies of all.
+
+    Independent of `workers` (fixed-size chunks, each with its own seed).
+    """
+    import multiprocessing as mp
+
+    size = 2000
+    jobs = [(seed, k, c, i, min(i + size, len(crops))) for k in range(copies)
+            for c, i in enumerate(range(0, len(crops), size))]
+    if workers > 1:
+        with mp.get_context("fork").Pool(workers, _init_crops, (crops,)) as pool:
+            parts = pool.map(_prepare_chunk, jobs, chunksize=1)
+    else:
+        _init_crops(crops)
+        parts = [_prepare_chunk(j) for j in jobs]
+    return np.concatenate(parts) if parts else np.zeros((0, 1, 40, 40), np.float16)

