@@ -24,7 +24,7 @@ class LocateSettings(_Settings):
 
 
 class QualitySettings(_Settings):
-    min_page_width_px: int = Field(default=700, gt=0)  # page width, px of the photo as read
+    min_page_width_px: int = Field(default=450, gt=0)  # page width, px of the photo as read
     min_sharpness: float = Field(default=0.17, ge=0)  # see ocr/quality.py; reads fine above
     max_glare_fraction: float = Field(default=0.02, ge=0, le=1)  # saturated share of box area
 
