@@ -106,3 +106,19 @@ def test_glare_over_the_boxes_is_rejected(blanko, blanko_page):
     problems = assess(shot, page, blanko, cut_boxes(page, blanko), QualitySettings())
     glare = [p for p in problems if p.code == "glare"]
     assert glare and "gub_paslon_2" in glare[0].detail and "silau" in glare[0].message
+
+
+def test_page_too_small_in_the_frame_is_rejected(blanko, blanko_page):
+    import cv2
+
+    big = cv2.imdecode(np.frombuffer(photograph(blanko_page), np.uint8), cv2.IMREAD_COLOR)
+    small = cv2.resize(big, None, fx=0.22, fy=0.22, interpolation=cv2.INTER_AREA)
+    photo = decode(cv2.imencode(".png", small)[1].tobytes()).image
+    try:
+        page = locate(photo, blanko)
+    except PhotoRejected as exc:  # markers too small to find is the same advice
+        assert exc.code == "form_not_found"
+        return
+    problems = assess(photo, page, blanko, cut_boxes(page, blanko), QualitySettings())
+    assert [p.code for p in problems][:1] == ["too_small"]
+    assert "dekatkan" in problems[0].message
