@@ -91,12 +91,6 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
-def _model_train(args: argparse.Namespace) -> int:
-    from sipantau.ocr.training.train import main as train_main
-
-    return train_main(args.rest)
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sipantau", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -146,13 +140,18 @@ def build_parser() -> argparse.ArgumentParser:
     bn.set_defaults(func=_bench)
 
     md = sub.add_parser("model", help="digit model").add_subparsers(dest="sub", required=True)
-    tr = md.add_parser("train", help="train the digit model (needs the 'train' extra)")
-    tr.add_argument("rest", nargs=argparse.REMAINDER)
-    tr.set_defaults(func=_model_train)
+    md.add_parser(
+        "train", help="train the digit model (needs the 'train' extra)", add_help=False
+    )  # listed for --help; main() hands everything after it to the training script
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:2] == ["model", "train"]:  # every option after it is the training script's
+        from sipantau.ocr.training.train import main as train_main
+
+        return train_main(argv[2:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,
