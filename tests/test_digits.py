@@ -98,19 +98,3 @@ def test_pipeline_crops_roundtrip_and_augment(tmp_path) -> None:  # type: ignore
     assert labels.tolist() == [3, X_CLASS] and extra["group"].tolist() == [0, 1]
     aug = augment_crop(crops[0], np.random.default_rng(1))
     assert aug.shape == crops[0].shape and aug.dtype == np.uint8
-
-
-def test_onnx_weights_load_back_into_torch(reader: CnnDigitReader) -> None:
-    torch = pytest.importorskip("torch")
-    pytest.importorskip("onnx")
-    from sipantau.ocr.digits import _model_bytes, prepare_batch
-    from sipantau.ocr.training.finetune import load_onnx_weights
-    from sipantau.ocr.training.train import build_model
-
-    model = build_model()
-    load_onnx_weights(model, _model_bytes("digits.onnx"))
-    rng = np.random.default_rng(2)
-    crops = [render_crop(holdout_digits()[0][i], "digit", rng) for i in range(8)]
-    with torch.no_grad():
-        ref = model.eval()(torch.from_numpy(prepare_batch(crops))).numpy()
-    assert np.abs(ref - reader.logits(crops)).max() < 1e-3

@@ -40,6 +40,21 @@ from sipantau.ocr.training.train import (
 )
 
 
+def check_reload(model: Any, onnx_bytes: bytes, torch: Any) -> None:
+    """Refuse to fine-tune unless the reloaded torch model computes what cv2.dnn computes."""
+    from sipantau.ocr.digits import CnnDigitReader, prepare_batch
+    from sipantau.ocr.training.synth import render_crop
+    from sipantau.samples.handwriting import train_digits
+
+    rng = np.random.default_rng(2)
+    crops = [render_crop(train_digits()[0][i], "digit", rng) for i in range(8)]
+    with torch.no_grad():
+        ref = model.eval()(torch.from_numpy(prepare_batch(crops))).numpy()
+    diff = float(np.abs(ref - CnnDigitReader(onnx_bytes).logits(crops)).max())
+    if diff > 1e-3:
+        raise SystemExit(f"reloaded weights differ from the ONNX model (max logit diff {diff})")
+
+
 def load_onnx_weights(model: Any, onnx_bytes: bytes) -> None:
     """Put an exported (BatchNorm-folded) digits.onnx back into `build_model()`'s modules."""
     import onnx
@@ -138,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     old_onnx = (args.init / "digits.onnx").read_bytes()
     model = build_model()
     load_onnx_weights(model, old_onnx)
+    check_reload(model, old_onnx, torch)
 
     crops, labels, extra = load_pipe(args.pipe_train)
     groups = np.unique(extra["group"])
