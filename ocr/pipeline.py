@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -12,6 +12,7 @@ import numpy as np
 
 from sipantau.ocr.boxes import FieldCrops, cut_boxes
 from sipantau.ocr.decode import decode
+from sipantau.ocr.digits import DigitReader
 from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import locate, on_larger_photo
 from sipantau.ocr.quality import assess, page_width_px
@@ -23,11 +24,7 @@ from sipantau.templates.render import parse_qr_payload
 log = logging.getLogger("sipantau.read")
 
 DebugSink = Callable[[str, np.ndarray], None]
-
-
-class DigitReader:  # the protocol ocr.digits implements
-    def predict(self, crops: Sequence[GrayImage]) -> np.ndarray:  # pragma: no cover
-        raise NotImplementedError
+FAILED = "processing_failed: foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
 
 
 @dataclass
@@ -49,6 +46,9 @@ class Reader:
             reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
         except SipantauError as exc:
             reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+        except Exception:  # a photo that breaks a stage must not stop the batch
+            log.exception("reading %s failed", photo)
+            reading = FormReading(photo, template_id, "rejected", [FAILED])
         reading.ms = (time.perf_counter() - t0) * 1000
         return reading
 

@@ -121,3 +121,13 @@ def test_wrong_template_is_rejected_with_the_form_it_is(samples):
 def test_junk_is_rejected_not_raised(data):
     reading = Reader(all_templates(), OracleReader([])).read(data, "junk")
     assert reading.status == "rejected" and reading.reasons
+
+
+def test_a_stage_that_breaks_does_not_stop_the_batch(samples):
+    class Broken:
+        def predict(self, crops):
+            raise RuntimeError("model file damaged")
+
+    out, truth = samples
+    reading = Reader(all_templates(), Broken()).read((out / truth[0]["photo"]).read_bytes(), "x")
+    assert reading.status == "rejected" and reading.reasons[0].startswith("processing_failed")
