@@ -37,6 +37,7 @@ from sipantau.ocr.training.train import (
     fit_temperature,
     latency_ms,
     metrics,
+    run_epochs,
 )
 
 
@@ -102,29 +103,7 @@ def finetune(
     steps = max(1, epochs * (len(xt) // bs))
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
-    loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
-    gen = torch.Generator().manual_seed(seed)
-    for ep in range(epochs):
-        model.train()
-        for m in model.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.eval()
-        order = torch.randperm(len(xt), generator=gen).to(device)
-        tot, t0 = 0.0, time.time()
-        for i in range(len(xt) // bs):
-            idx = order[i * bs : (i + 1) * bs]
-            loss = loss_fn(model(xt[idx].float()), yt[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
-            tot += loss.item()
-        print(
-            f"epoch {ep + 1}/{epochs} loss {tot / max(1, len(xt) // bs):.4f} "
-            f"({time.time() - t0:.1f}s)",
-            flush=True,
-        )
-    return model.eval().cpu()
+    return run_epochs(model, xt, yt, opt, sched, batch=bs, epochs=epochs, seed=seed, freeze_bn=True)
 
 
 def main(argv: list[str] | None = None) -> int:

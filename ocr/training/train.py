@@ -82,14 +82,37 @@ def train(x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, device: str) 
     steps = epochs * (len(xt) // bs)
     opt = torch.optim.AdamW(model.parameters(), lr=6e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=6e-3, total_steps=steps)
+    return run_epochs(model, xt, yt, opt, sched, batch=bs, epochs=epochs, seed=seed)
+
+
+def run_epochs(
+    model: Any,
+    xt: Any,
+    yt: Any,
+    opt: Any,
+    sched: Any,
+    *,
+    batch: int,
+    epochs: int,
+    seed: int,
+    freeze_bn: bool = False,
+) -> Any:
+    """The shared training loop: seeded shuffles, label-smoothed cross-entropy, a scheduler step
+    a batch; `freeze_bn` keeps BatchNorm statistics fixed (fine-tuning). Returns the CPU model."""
+    import torch
+
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=0.05)
     gen = torch.Generator(device="cpu").manual_seed(seed)
-    model.train()
+    n_batches = len(xt) // batch
     for ep in range(epochs):
-        order = torch.randperm(len(xt), generator=gen).to(device)
-        tot, t0 = torch.zeros((), device=device), time.time()
-        for i in range(len(xt) // bs):
-            idx = order[i * bs : (i + 1) * bs]
+        model.train()
+        for m in model.modules():
+            if freeze_bn and isinstance(m, torch.nn.BatchNorm2d):
+                m.eval()
+        order = torch.randperm(len(xt), generator=gen).to(xt.device)
+        tot, t0 = torch.zeros((), device=xt.device), time.time()
+        for i in range(n_batches):
+            idx = order[i * batch : (i + 1) * batch]
             loss = loss_fn(model(xt[idx].float()), yt[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -97,7 +120,7 @@ def train(x: np.ndarray, y: np.ndarray, *, seed: int, epochs: int, device: str) 
             sched.step()
             tot += loss.detach()
         print(
-            f"epoch {ep + 1}/{epochs} loss {float(tot) / max(1, len(xt) // bs):.4f} "
+            f"epoch {ep + 1}/{epochs} loss {float(tot) / max(1, n_batches):.4f} "
             f"({time.time() - t0:.1f}s)",
             flush=True,
         )
