@@ -13,19 +13,7 @@ from sipantau.ocr.assemble import (
     tick_reading,
     value_probability,
 )
-from sipantau.ocr.types import CLASSES
-
-
-def box(**probs: float) -> np.ndarray:
-    """One box: keyword d0..d9, X, blank -> probability; the rest spread thinly."""
-    row = np.full(12, 1e-9)
-    for key, p in probs.items():
-        row[CLASSES.index({"X": "X", "blank": ""}.get(key, key.lstrip("d")))] = p
-    return row / row.sum()
-
-
-def sure(label: str) -> np.ndarray:
-    return box(**{{"": "blank"}.get(label, label if label == "X" else "d" + label): 1.0})
+from tests.probs import box, sure
 
 
 @pytest.mark.parametrize(

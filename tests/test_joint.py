@@ -10,22 +10,10 @@ from sipantau.ocr.assemble import field_hypotheses
 from sipantau.ocr.checks import compile_checks
 from sipantau.ocr.joint import components, decode, search_order
 from sipantau.ocr.settings import DecisionSettings
-from sipantau.ocr.types import CLASSES
 from sipantau.templates.model import CheckSpec
+from tests.probs import box, sure
 
 S = DecisionSettings()
-
-
-def box(**probs: float) -> np.ndarray:
-    """One box: keyword d0..d9, X, blank -> probability; the rest spread thinly."""
-    row = np.full(12, 1e-9)
-    for key, p in probs.items():
-        row[CLASSES.index({"X": "X", "blank": ""}.get(key, key.lstrip("d")))] = p
-    return row / row.sum()
-
-
-def sure(label: str) -> np.ndarray:
-    return box(**{{"": "blank"}.get(label, label if label == "X" else "d" + label): 1.0})
 
 
 SUM = compile_checks([CheckSpec(expr="a + b == c", rule="R5", message="R5")])

@@ -9,6 +9,7 @@ from sipantau.ocr.settings import DecisionSettings
 from sipantau.ocr.types import CLASSES
 from sipantau.ocr.verdict import judge
 from sipantau.templates.registry import get_template
+from tests.probs import box as row
 
 T = get_template("sipantau-blanko")
 S = DecisionSettings()
@@ -21,13 +22,6 @@ RACE = {
     "suara_tidak_sah": 15,
     "total_suara": 300,
 }
-
-
-def row(**probs: float) -> np.ndarray:
-    out = np.full(12, 1e-9)
-    for key, p in probs.items():
-        out[CLASSES.index({"X": "X", "blank": ""}.get(key, key.lstrip("d")))] = p
-    return out / out.sum()
 
 
 def sure(label: str, p: float = 1.0) -> np.ndarray:
