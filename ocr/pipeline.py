@@ -18,6 +18,7 @@ from sipantau.ocr.locate import locate, on_larger_photo
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
 from sipantau.ocr.types import BoxReading, FormReading, GrayImage, Page
+from sipantau.ocr.verdict import judge
 from sipantau.templates.model import Template
 from sipantau.templates.render import parse_qr_payload
 
@@ -63,7 +64,8 @@ class Reader:
             factor = full.image.shape[1] / image.shape[1]
             image = full.image
             page = on_larger_photo(page, image, factor, template, self.settings.locate)
-        tps = self._check_qr(page, template) or tps
+        if tps is None:  # not read while identifying the form
+            tps = self._check_qr(page, template)
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
@@ -87,8 +89,6 @@ class Reader:
         crops: dict[str, FieldCrops],
         tps: str | None,
     ) -> FormReading:
-        from sipantau.ocr.verdict import judge
-
         flat = [c for fc in crops.values() for c in fc.crops]
         probs = self.digits.predict(flat)
         box_probs: dict[str, np.ndarray] = {}
@@ -176,11 +176,13 @@ class Reader:
     def _by_qr(
         self, image: GrayImage, t: Template, page: Page
     ) -> tuple[Template, Page, str | None]:
-        """Switch to the form the QR names when it shares `t`'s frame (e.g. another race)."""
+        """The QR's TPS; and the form the QR names when it shares `t`'s frame (another race)."""
         parsed = parse_qr_payload(read_qr(page, t) or "")
-        if parsed is None or parsed[0] == t.id or parsed[0] not in self.templates:
+        if parsed is None or parsed[0] not in self.templates:
             return t, page, None
         other = self.templates[parsed[0]]
+        if other.id == t.id or (other.page, other.locator) == (t.page, t.locator):
+            return other, page, parsed[1]  # the same page frame: the same warp serves
         return other, locate(image, other, self.settings.locate), parsed[1]
 
 
