@@ -75,18 +75,3 @@ def cut_field(page: Page, spec: FieldSpec) -> FieldCrops:
 def cut_boxes(page: Page, template: Template) -> dict[str, FieldCrops]:
     """Every field's box crops, in template order."""
     return {f.name: cut_field(page, f) for f in template.fields}
-
-
-def strip_lines(crop: GrayImage, min_len: float = 0.6) -> GrayImage:
-    """Paint over long straight horizontal/vertical lines (printed box borders) with paper tone."""
-    h, w = crop.shape
-    ink = cv2.adaptiveThreshold(
-        crop, 255, cv2.ADAPTIVE_THRESH_MEAN_C, cv2.THRESH_BINARY_INV, (min(h, w) // 2) | 1, 10
-    )
-    horiz = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((1, int(w * min_len)), np.uint8))
-    vert = cv2.morphologyEx(ink, cv2.MORPH_OPEN, np.ones((int(h * min_len), 1), np.uint8))
-    lines = cv2.dilate(cv2.bitwise_or(horiz, vert), np.ones((3, 3), np.uint8))
-    paper = np.percentile(crop, 90)
-    out = crop.copy()
-    out[lines > 0] = np.uint8(paper)
-    return out

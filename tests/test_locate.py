@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sipantau.ocr.boxes import cut_boxes, strip_lines, to_px
+from sipantau.ocr.boxes import cut_boxes, to_px
 from sipantau.ocr.decode import decode
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import locate
@@ -78,16 +78,6 @@ def test_cut_off_page_is_rejected(blanko, blanko_page):
         return
     problems = assess(photo, page, blanko, cut_boxes(page, blanko), QualitySettings())
     assert "cut_off" in [p.code for p in problems]
-
-
-def test_strip_lines_removes_the_box_border():
-    crop = np.full((90, 80), 210, np.uint8)
-    crop[10:12, 5:75] = 20  # top border
-    crop[10:80, 5:7] = 20  # left border
-    crop[30:60, 38:42] = 30  # a stroke of a digit "1"
-    out = strip_lines(crop)
-    assert out[11, 40] > 150 and out[40, 6] > 150
-    assert out[45, 40] < 80
 
 
 def test_glare_over_the_boxes_is_rejected(blanko, blanko_page):
