@@ -49,7 +49,10 @@ def page_width_px(page: Page) -> float:
     return float((np.linalg.norm(q[1] - q[0]) + np.linalg.norm(q[2] - q[3])) / 2)
 
 
-def _stacks(crops: dict[str, FieldCrops]) -> list[tuple[list[str], np.ndarray]]:
+Stacks = list[tuple[list[str], np.ndarray]]
+
+
+def _stacks(crops: dict[str, FieldCrops]) -> Stacks:
     """Crops grouped by shape into float32 stacks (one numpy call per group, not per crop)."""
     groups: dict[tuple[int, ...], tuple[list[str], list[np.ndarray]]] = {}
     for name, fc in crops.items():
@@ -60,10 +63,10 @@ def _stacks(crops: dict[str, FieldCrops]) -> list[tuple[list[str], np.ndarray]]:
     return [(names, np.stack(arrs).astype(np.float32)) for names, arrs in groups.values()]
 
 
-def sharpness(crops: dict[str, FieldCrops]) -> float:
+def sharpness(crops: dict[str, FieldCrops], stacks: Stacks | None = None) -> float:
     """Steepest edge across the printed box lines relative to their contrast (1 / edge width)."""
     ratios = []
-    for _, st in _stacks(crops):
+    for _, st in _stacks(crops) if stacks is None else stacks:
         st = st[::2]  # every other box is plenty for a page-wide estimate
         flat = st[:, ::2, ::2].reshape(len(st), -1)
         lo, hi = np.percentile(flat, [3, 95], axis=1)
@@ -75,10 +78,10 @@ def sharpness(crops: dict[str, FieldCrops]) -> float:
     return float(np.median(ratios)) if ratios else 0.0
 
 
-def washed_out(crops: dict[str, FieldCrops]) -> list[str]:
+def washed_out(crops: dict[str, FieldCrops], stacks: Stacks | None = None) -> list[str]:
     """Fields whose printed box lines have faded away (glare, a shadow, a fold over the boxes)."""
     contrast: dict[str, float] = {}
-    for names, st in _stacks(crops):
+    for names, st in _stacks(crops) if stacks is None else stacks:
         lo, hi = np.percentile(st[:, ::2, ::2].reshape(len(st), -1), [2, 90], axis=1)
         for name, v in zip(names, hi - lo, strict=True):
             contrast[name] = min(contrast.get(name, 1e9), float(v))
@@ -102,13 +105,15 @@ def assess(
     if width < settings.min_page_width_px:
         problems.append(Problem("too_small", TOO_SMALL, f"page {width:.0f} px wide"))
     inner = page.image[page.image.shape[0] // 10 : -page.image.shape[0] // 10]
-    if float(np.median(inner)) < 50:
-        problems.append(Problem("too_dark", DARK, f"median {float(np.median(inner)):.0f}"))
-    sharp = sharpness(crops)
+    brightness = float(np.median(inner))
+    if brightness < 50:
+        problems.append(Problem("too_dark", DARK, f"median {brightness:.0f}"))
+    stacks = _stacks(crops)  # grouped once for both gates below
+    sharp = sharpness(crops, stacks)
     if sharp < settings.min_sharpness:
         problems.append(Problem("blurry", BLURRY, f"sharpness {sharp:.2f}"))
     if not cut:
-        faded = washed_out(crops)
+        faded = washed_out(crops, stacks)
         if faded:
             problems.append(Problem("glare", GLARE, f"faded fields: {', '.join(faded[:5])}"))
     return problems
