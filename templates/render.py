@@ -16,7 +16,7 @@ from sipantau.templates.model import Template
 MM_PER_INCH = 25.4
 
 
-def units_per_px(template: Template, dpi: float) -> float:
+def px_per_unit(template: Template, dpi: float) -> float:
     """Pixels per template unit at `dpi` (a px template renders at its own pixel size)."""
     return dpi / MM_PER_INCH if template.page.unit == "mm" else 1.0
 
@@ -128,7 +128,7 @@ def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None
 
 def render(template: Template, dpi: float = 300, tps: str | None = None) -> Rendered:
     """Draw the blank form at `dpi`; returns the image and its box map in that image's pixels."""
-    s = units_per_px(template, dpi)
+    s = px_per_unit(template, dpi)
     if template.locator.kind == "features":
         raise ValueError("a registered scan is not rendered: print the original form")
     w, h = _px(template.page.width, s), _px(template.page.height, s)
