@@ -133,11 +133,45 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--level", choices=["careful", "normal", "hurried"])
     m.set_defaults(func=_samples_make)
 
-    bn = sub.add_parser("bench", help="accuracy, silent errors and speed on fresh samples")
+    bn = sub.add_parser("bench", help="benchmarks: `bench [reader]` (default) or `bench service`")
+    bsub = bn.add_subparsers(dest="sub", required=True)
     from sipantau.bench.reader import add_arguments
 
-    add_arguments(bn)
-    bn.set_defaults(func=_bench)
+    br = bsub.add_parser("reader", help="accuracy, silent errors and speed on fresh samples")
+    add_arguments(br)
+    br.set_defaults(func=_bench)
+    bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
+
+    def where(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--data", type=Path, default=Path("data"), help="data folder (./data)")
+        parser.add_argument("--database-url", help="SQLAlchemy URL (default: SQLite in --data)")
+
+    us = sub.add_parser("users", help="accounts").add_subparsers(dest="sub", required=True)
+    ua = us.add_parser("add", help="create an account (the password is asked for)")
+    ua.add_argument("username")
+    ua.add_argument("--role", required=True, choices=["monitor", "reviewer", "leadership", "admin"])
+    ua.add_argument("--name", default="")
+    ua.add_argument("--tps", default="", help="comma-separated TPS codes (monitors)")
+    ua.add_argument("--password-env", help="read the password from this environment variable")
+    where(ua)
+    ua.set_defaults(func=_users_add)
+
+    el = sub.add_parser("election", help="the election").add_subparsers(dest="sub", required=True)
+    ei = el.add_parser("import", help="import races (YAML) and the region tree with DPT (CSV)")
+    ei.add_argument("--election", type=Path, help="YAML (default: the demo election)")
+    ei.add_argument("--regions", type=Path, help="CSV (default: the demo region tree)")
+    where(ei)
+    ei.set_defaults(func=_election_import)
+
+    sv = sub.add_parser("serve", help="run the service: API, monitor page, reading workers")
+    where(sv)
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8000)
+    sv.add_argument("--workers", type=int, default=2, help="reading worker processes (2)")
+    sv.add_argument("--demo", action="store_true", help="demo election, accounts and photos")
+    sv.add_argument("--no-samples", action="store_true", help="with --demo: send no photos")
+    sv.add_argument("--no-ui", action="store_true", help="do not start the Streamlit app")
+    sv.set_defaults(func=_serve)
 
     md = sub.add_parser("model", help="digit model").add_subparsers(dest="sub", required=True)
     md.add_parser(
@@ -146,8 +180,69 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from sipantau.api.serve import serve
+    from sipantau.api.settings import ServiceSettings
+
+    settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
+    return serve(settings, args.host, args.port, args.workers, args.demo, not args.no_samples)
+
+
+def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from sipantau.api.context import Context
+    from sipantau.api.db import migrate
+    from sipantau.api.settings import ServiceSettings
+
+    settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
+    migrate(settings.db_url)
+    return Context.create(settings)
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from sipantau.api.accounts import create_user
+    from sipantau.api.db import transaction
+
+    if args.password_env:
+        password = os.environ.get(args.password_env, "")
+    else:
+        password = getpass.getpass("Kata sandi: ")
+        if getpass.getpass("Ulangi kata sandi: ") != password:
+            print("sipantau: kata sandi tidak sama", file=sys.stderr)
+            return 2
+    tps = [t.strip() for t in args.tps.split(",") if t.strip()]
+    with transaction(_context(args).sessions) as session:
+        create_user(session, args.username.lower(), password, args.role, args.name, tps)
+    print(f"pengguna {args.username} ({args.role}) dibuat")
+    return 0
+
+
+def _election_import(args: argparse.Namespace) -> int:
+    from sipantau.api.db import transaction
+    from sipantau.api.directory import import_election
+    from sipantau.api.election import load_demo, load_election_files
+
+    if (args.election is None) != (args.regions is None):
+        print("sipantau: beri --election dan --regions bersama-sama", file=sys.stderr)
+        return 2
+    config = load_election_files(args.election, args.regions) if args.election else load_demo()
+    with transaction(_context(args).sessions) as session:
+        print(json.dumps(import_election(session, config, None)))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"] and argv[1:2] not in (["reader"], ["service"]):
+        argv.insert(1, "reader")  # `sipantau bench --count 300` keeps working
+    if argv[:2] == ["bench", "service"]:  # its options are the service benchmark's own
+        from sipantau.bench import service
+
+        bp = argparse.ArgumentParser(prog="sipantau bench service")
+        service.add_arguments(bp)
+        return int(service.run(bp.parse_args(argv[2:])) or 0)
     if argv[:2] == ["model", "train"]:  # every option after it is the training script's
         from sipantau.ocr.training.train import main as train_main
 

@@ -1,0 +1,46 @@
+"""Service settings: where data lives and the limits it enforces, from `SIPANTAU_*` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Everything the API and the workers need to agree on; validated once at start."""
+
+    model_config = SettingsConfigDict(env_prefix="SIPANTAU_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str | None = None  # default: SQLite in data_dir
+    token_ttl_s: int = Field(12 * 3600, ge=60)
+    max_upload_bytes: int = Field(15_000_000, ge=1000)
+    job_lease_s: float = Field(120.0, gt=0)  # a job whose worker vanished is retried after this
+    job_max_attempts: int = Field(3, ge=1)
+    claim_ttl_s: int = Field(600, ge=10)  # a reviewer's hold on a form
+    login_window_s: int = 900
+    login_max_failures_user: int = 5
+    login_max_failures_ip: int = 20
+    phash_max_distance: int = Field(6, ge=0, le=32)
+    worker_poll_s: float = Field(0.25, gt=0)
+    worker_hold_s: float = Field(0.0, ge=0)  # fault injection: pause after claiming a job
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'sipantau.db').resolve()}"
+
+    @property
+    def photo_dir(self) -> Path:
+        return self.data_dir / "photos"
+
+    @property
+    def derived_dir(self) -> Path:
+        return self.data_dir / "derived"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.data_dir / "run"

@@ -1,0 +1,188 @@
+"""Totals and coverage: only verified forms count; the rest is shown apart, never mixed in."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sipantau.api.errors import ApiError
+from sipantau.api.models import FormValues, Kecamatan, Kelurahan, Race, Submission, Tps
+from sipantau.api.rules import ALL_RACES, race_fields
+from sipantau.templates.registry import all_templates
+
+LEVELS = ("kota", "kecamatan", "kelurahan", "tps")
+IN_REVIEW = ("queued", "reading", "review")
+
+
+@dataclass
+class TpsState:
+    """One TPS for one race: where its report stands and, if verified, its numbers."""
+
+    code: str
+    number: int
+    dpt: int
+    kelurahan: tuple[str, str]
+    kecamatan: tuple[str, str]
+    state: str = "missing"  # missing | in_review | verified | retake
+    submission: int | None = None
+    votes: list[int] = field(default_factory=list)
+    suara_sah: int = 0
+    suara_tidak_sah: int = 0
+    pemilih: int = 0
+    verified_at: str | None = None
+
+
+def _race(session: Session, race: str) -> Race:
+    row = session.get(Race, race)
+    if row is None:
+        raise ApiError(422, "invalid_request", f"pemilihan '{race[:40]}' tidak dikenal")
+    return row
+
+
+def tps_states(session: Session, race: str) -> tuple[Race, list[TpsState]]:
+    """Every TPS of the election with its current report for `race`."""
+    r = _race(session, race)
+    rows = session.execute(
+        select(Tps, Kelurahan, Kecamatan)
+        .join(Kelurahan, Kelurahan.code == Tps.kelurahan_code)
+        .join(Kecamatan, Kecamatan.code == Kelurahan.kecamatan_code)
+        .order_by(Tps.code)
+    ).all()
+    states = {
+        t.code: TpsState(t.code, t.number, t.dpt, (kel.code, kel.name), (kec.code, kec.name))
+        for t, kel, kec in rows
+    }
+    subs = session.scalars(
+        select(Submission).where(Submission.race.in_((race, ALL_RACES))).order_by(Submission.id)
+    ).all()
+    live: dict[str, Submission] = {}
+    for s in subs:
+        st = states.get(s.tps_code)
+        if st is None:
+            continue
+        if s.status in ("rejected", "sent_back") and st.state == "missing":
+            st.state = "retake"
+        elif s.status not in ("rejected", "superseded", "sent_back"):
+            live[s.tps_code] = s  # ordered by id: the newest wins
+    verified = {code: s for code, s in live.items() if s.status == "verified"}
+    values = _values(session, [s.id for s in verified.values()])
+    templates = all_templates()
+    for code, s in live.items():
+        st = states[code]
+        st.submission = s.id
+        if s.status in IN_REVIEW:
+            st.state = "in_review"
+            continue
+        t = templates.get(s.template or "")
+        rf = race_fields(t, race, r.short, len(r.paslon)) if t else None
+        v = values.get(s.id, {})
+        nums = [v.get(n) for n in (rf.paslon if rf else ())]
+        if rf is None or any(x is None for x in nums):
+            st.state = "in_review"  # verified but its race block is unusable: a person must look
+            continue
+        st.state = "verified"
+        st.votes = [int(x) for x in nums if x is not None]
+        st.suara_sah = int(v.get(rf.suara_sah) or 0)
+        st.suara_tidak_sah = int(v.get(rf.suara_tidak_sah) or 0)
+        st.pemilih = int(v.get(rf.pemilih) or 0)
+        st.verified_at = s.verified_at.isoformat() if s.verified_at else None
+    return r, list(states.values())
+
+
+def _values(session: Session, ids: list[int]) -> dict[int, dict[str, int | None]]:
+    out: dict[int, tuple[int, dict[str, int | None]]] = {}
+    for chunk in range(0, len(ids), 500):
+        for fv in session.scalars(
+            select(FormValues).where(FormValues.submission_id.in_(ids[chunk : chunk + 500]))
+        ):
+            if fv.submission_id not in out or out[fv.submission_id][0] < fv.version:
+                out[fv.submission_id] = (fv.version, fv.values)
+    return {k: v for k, (_, v) in out.items()}
+
+
+def _key(st: TpsState, level: str) -> tuple[str, str]:
+    if level == "kota":
+        return ("kota", "Kota")
+    if level == "kecamatan":
+        return st.kecamatan
+    if level == "kelurahan":
+        return st.kelurahan
+    return (st.code, f"TPS {st.number:03d} {st.kelurahan[1]}")
+
+
+def _in(st: TpsState, level: str, parent: str | None) -> bool:
+    if not parent:
+        return True
+    return parent in (st.kecamatan[0], st.kelurahan[0])
+
+
+def results(session: Session, race: str, level: str, parent: str | None) -> dict[str, Any]:
+    if level not in LEVELS:
+        raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")
+    r, states = tps_states(session, race)
+    groups: dict[tuple[str, str], list[TpsState]] = defaultdict(list)
+    for st in states:
+        if _in(st, level, parent):
+            groups[_key(st, level)].append(st)
+
+    def row(code: str, name: str, sts: list[TpsState]) -> dict[str, Any]:
+        done = [s for s in sts if s.state == "verified"]
+        votes = [sum(s.votes[i] for s in done) for i in range(len(r.paslon))]
+        return {
+            "code": code,
+            "name": name,
+            "votes": votes,
+            "suara_sah": sum(s.suara_sah for s in done),
+            "suara_tidak_sah": sum(s.suara_tidak_sah for s in done),
+            "pemilih": sum(s.pemilih for s in done),
+            "tps_total": len(sts),
+            "tps_verified": len(done),
+            "tps_unverified": sum(s.state == "in_review" for s in sts),
+        }
+
+    chosen = [s for s in states if _in(s, level, parent)]
+    return {
+        "race": r.id,
+        "level": level,
+        "parent": parent,
+        "paslon": r.paslon,
+        "rows": [row(c, n, sts) for (c, n), sts in sorted(groups.items())],
+        "total": row("total", "Total", chosen),
+        "unverified_tps": sum(s.state == "in_review" for s in chosen),
+    }
+
+
+def coverage(session: Session, race: str, level: str, parent: str | None) -> dict[str, Any]:
+    if level not in LEVELS:
+        raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")
+    _, states = tps_states(session, race)
+    groups: dict[tuple[str, str], list[TpsState]] = defaultdict(list)
+    for st in states:
+        if _in(st, level, parent):
+            groups[_key(st, level)].append(st)
+
+    def row(code: str, name: str, sts: list[TpsState]) -> dict[str, Any]:
+        count = {k: sum(s.state == k for s in sts) for k in ("verified", "in_review", "retake")}
+        missing = sum(s.state == "missing" for s in sts)
+        return {
+            "code": code,
+            "name": name,
+            "tps_total": len(sts),
+            "received": len(sts) - missing,
+            "verified": count["verified"],
+            "in_review": count["in_review"],
+            "retake": count["retake"],
+            "missing": missing,
+        }
+
+    chosen = [s for s in states if _in(s, level, parent)]
+    return {
+        "race": race,
+        "level": level,
+        "rows": [row(c, n, sts) for (c, n), sts in sorted(groups.items())],
+        "total": row("total", "Total", chosen),
+    }

@@ -1,0 +1,192 @@
+"""The service's parts without HTTP: the job queue, tokens, the photo store, rules, hashes."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from sqlalchemy import func, select
+
+from sipantau.api import jobs
+from sipantau.api.auth import hash_password, login, principal_for_token
+from sipantau.api.db import migrate, session_factory, transaction
+from sipantau.api.errors import ApiError
+from sipantau.api.models import (
+    AuthSession,
+    ElectionRow,
+    Job,
+    Kecamatan,
+    Kelurahan,
+    Photo,
+    Race,
+    Submission,
+    Tps,
+    User,
+    utcnow,
+)
+from sipantau.api.rules import problems, race_fields
+from sipantau.api.settings import ServiceSettings
+from sipantau.api.storage import LocalPhotoStore, sha256_of
+from sipantau.ocr.fingerprint import bands, distance, phash_bytes
+from sipantau.templates.registry import get_template
+
+
+@pytest.fixture
+def sessions(db_url: str):
+    migrate(db_url)
+    factory = session_factory(db_url)
+    with transaction(factory) as s:
+        s.add(ElectionRow(id=1, name="Uji", region="Kota", date="2024-11-27"))
+        s.add(Race(id="walikota", short="wako", name="W", paslon=["A", "B", "C"], position=0))
+        s.add(Kecamatan(code="167301", name="Kec"))
+        s.flush()
+        s.add(Kelurahan(code="1673011001", name="Kel", kecamatan_code="167301"))
+        s.flush()
+        s.add(Tps(code="1673011001-001", kelurahan_code="1673011001", number=1, dpt=400))
+        s.add(User(username="ani", role="monitor", password_hash=hash_password("rahasia-ani")))
+        for c in "abc":
+            s.add(Photo(sha256=c * 64, size=1, format="JPEG", width=1, height=1))
+    return factory
+
+
+def _submission(factory, n: int = 1) -> list[int]:
+    ids = []
+    with transaction(factory) as s:
+        uid = s.scalar(select(User.id))
+        for i in range(n):
+            sub = Submission(
+                tps_code="1673011001-001",
+                race="walikota",
+                photo_sha="abc"[i] * 64,
+                submitted_by=uid,
+                flags=[],
+                client_id=str(i),
+            )
+            s.add(sub)
+            s.flush()
+            jobs.enqueue(s, sub.id)
+            ids.append(sub.id)
+    return ids
+
+
+def test_a_job_is_claimed_by_one_worker_and_finished_once(sessions) -> None:
+    _submission(sessions)
+    with transaction(sessions) as s:
+        first = jobs.claim(s, "w1", lease_s=60, max_attempts=3)
+    with transaction(sessions) as s:
+        assert jobs.claim(s, "w2", lease_s=60, max_attempts=3) is None  # held by w1
+    assert first is not None
+    with transaction(sessions) as s:
+        assert jobs.finish(s, first)
+    with transaction(sessions) as s:
+        assert not jobs.finish(s, first)  # a second finish changes nothing
+        assert s.scalar(select(Job.state)) == "done"
+
+
+def test_a_dead_workers_job_is_taken_again_and_its_late_result_dropped(sessions) -> None:
+    _submission(sessions)
+    with transaction(sessions) as s:
+        dead = jobs.claim(s, "w1", lease_s=0.2, max_attempts=3)
+    time.sleep(0.3)
+    with transaction(sessions) as s:
+        again = jobs.claim(s, "w2", lease_s=60, max_attempts=3)
+    assert dead is not None and again is not None
+    assert again.job_id == dead.job_id and again.attempt == 2
+    with transaction(sessions) as s:
+        assert not jobs.finish(s, dead)  # w1 wakes up late: its result is not counted
+    with transaction(sessions) as s:
+        assert jobs.finish(s, again)
+
+
+def test_a_job_that_kills_every_worker_stops_being_retried(sessions) -> None:
+    _submission(sessions)
+    for _ in range(2):
+        with transaction(sessions) as s:
+            assert jobs.claim(s, "w", lease_s=0.05, max_attempts=2) is not None
+        time.sleep(0.1)
+    with transaction(sessions) as s:
+        assert jobs.claim(s, "w", lease_s=0.05, max_attempts=2) is None
+        assert len(jobs.abandoned(s, max_attempts=2)) == 1
+
+
+def test_jobs_are_claimed_oldest_first(sessions) -> None:
+    ids = _submission(sessions, 3)
+    got = []
+    for _ in ids:
+        with transaction(sessions) as s:
+            c = jobs.claim(s, "w", lease_s=60, max_attempts=3)
+            assert c is not None
+            got.append(c.submission_id)
+    assert got == ids
+
+
+def test_tokens_expire_and_failed_logins_are_throttled(sessions) -> None:
+    settings = ServiceSettings(login_max_failures_user=3)
+    token, _, _ = login(sessions, settings, "ani", "rahasia-ani", "10.0.0.1")
+    with sessions() as s:
+        assert principal_for_token(s, token) is not None
+        assert principal_for_token(s, token + "x") is None
+    with transaction(sessions) as s:
+        row = s.scalar(select(AuthSession))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    with sessions() as s:
+        assert principal_for_token(s, token) is None
+    for _ in range(3):
+        with pytest.raises(ApiError) as err:
+            login(sessions, settings, "ani", "salah", "10.0.0.1")
+        assert err.value.status == 401
+    with pytest.raises(ApiError) as err:
+        login(sessions, settings, "ani", "rahasia-ani", "10.0.0.1")  # right, but too late
+    assert err.value.status == 429 and "Retry-After" in err.value.headers
+    with sessions() as s:
+        stored = s.scalar(select(func.count()).select_from(AuthSession))
+        assert stored == 1 and s.scalar(select(AuthSession.token_hash)) != token
+
+
+def test_photo_store_is_content_addressed_and_checks_what_it_reads(tmp_path: Path) -> None:
+    store = LocalPhotoStore(tmp_path)
+    digest = store.put(b"foto")
+    assert digest == sha256_of(b"foto") and store.put(b"foto") == digest
+    assert store.get(digest) == b"foto"
+    store.path(digest).write_bytes(b"rusak")
+    with pytest.raises(OSError):
+        store.get(digest)
+    with pytest.raises(ValueError):
+        store.path("../../etc/passwd")
+    assert not list(tmp_path.rglob(".tmp-*"))
+
+
+def test_desk_rules_catch_a_total_above_the_tps_dpt() -> None:
+    t = get_template("sipantau-blanko")
+    rf = race_fields(t, "gubernur", "gub", 3)
+    assert rf is not None
+    ok = {"gub_paslon_1": 100, "gub_paslon_2": 50, "gub_paslon_3": 40, "gub_suara_sah": 190}
+    ok |= {"gub_suara_tidak_sah": 10, "gub_total_suara": 200, "gub_pemilih": 200}
+    names = {f.name for f in t.fields if f.name.startswith("gub_")}
+    assert set(ok) == names
+    full = {f.name: ok.get(f.name, 0) for f in t.fields}
+    assert [p for p in problems(t, full, 400, [rf]) if "R7" in p] == []
+    over = dict(full, gub_total_suara=800, gub_pemilih=800, gub_paslon_1=700, gub_suara_sah=790)
+    assert any("R7" in p and "410" in p for p in problems(t, over, 400, [rf]))
+    kwk = get_template("c-hasil-kwk-walikota")
+    krf = race_fields(kwk, "walikota", "wako", 3)
+    assert krf is not None and krf.dpt == "dpt_jml"
+    assert any("DPT pada formulir" in p for p in problems(kwk, {"dpt_jml": 512}, 400, [krf]))
+
+
+def test_perceptual_hash_matches_a_resent_photo_not_another_form() -> None:
+    root = Path(__file__).resolve().parents[1] / "samples"
+    a, b = sorted(root.glob("sipantau-blanko-*.jpg"))[:2]
+    img = cv2.imread(str(a))
+    small = cv2.resize(img, None, fx=0.4, fy=0.4, interpolation=cv2.INTER_AREA)
+    resent = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, 55])[1].tobytes()
+    ha, hb, hr = (phash_bytes(p) for p in (a.read_bytes(), b.read_bytes(), resent))
+    assert ha is not None and hb is not None and hr is not None
+    assert distance(ha, hr) <= 3 and distance(ha, hb) > 12
+    assert any(x == y for x, y in zip(bands(ha), bands(hr), strict=True))
+    assert phash_bytes(b"bukan foto") is None
+    assert phash_bytes(np.zeros(10, np.uint8).tobytes()) is None
