@@ -14,10 +14,17 @@ from sipantau.api.storage import LocalPhotoStore
 @dataclass
 class Context:
     settings: ServiceSettings
-    sessions: sessionmaker[Session]
+    sessions: sessionmaker[Session]  # for work that writes
+    reads: sessionmaker[Session]  # for work that only reads (never waits for a writer)
     store: LocalPhotoStore
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Context:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        return cls(settings, session_factory(settings.db_url), LocalPhotoStore(settings.photo_dir))
+        url = settings.db_url
+        return cls(
+            settings,
+            session_factory(url),
+            session_factory(url, readonly=True),
+            LocalPhotoStore(settings.photo_dir),
+        )

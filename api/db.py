@@ -16,8 +16,12 @@ log = logging.getLogger("sipantau.db")
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine with the settings each backend needs for several processes writing at once."""
+def make_engine(url: str, *, immediate: bool = True) -> Engine:
+    """An engine with the settings each backend needs for several processes writing at once.
+
+    On SQLite, `immediate` engines take the write lock when a transaction begins; read-only
+    work uses an engine without it, so readers never wait for writers (WAL).
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -35,22 +39,24 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            # Take the write lock up front: a deferred transaction that reads and then writes
+        def _begin(conn: Any) -> None:
+            # Writers take the lock up front: a deferred transaction that reads and then writes
             # fails at once (SQLITE_BUSY) when another process wrote in between.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
 @lru_cache(maxsize=8)
-def engine_for(url: str) -> Engine:
-    return make_engine(url)
+def engine_for(url: str, immediate: bool = True) -> Engine:
+    if not url.startswith("sqlite"):
+        immediate = True  # one engine serves both on PostgreSQL
+    return make_engine(url, immediate=immediate)
 
 
-def session_factory(url: str) -> sessionmaker[Session]:
-    return sessionmaker(engine_for(url), expire_on_commit=False)
+def session_factory(url: str, *, readonly: bool = False) -> sessionmaker[Session]:
+    return sessionmaker(engine_for(url, not readonly), expire_on_commit=False)
 
 
 @contextmanager

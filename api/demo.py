@@ -76,7 +76,7 @@ def submit_samples(ctx: Context, folder: Path = SAMPLES) -> int:
     for item in truth["photos"]:
         template = item["template"]
         race = "semua" if template == "sipantau-blanko" else template.rsplit("-", 1)[-1]
-        with ctx.sessions() as s:
+        with ctx.reads() as s:
             user = s.scalar(select(User).where(User.username == monitor_name(item["tps"])))
             if user is None:
                 log.warning("no demo monitor for TPS %s; sample skipped", item["tps"])

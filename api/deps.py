@@ -29,7 +29,7 @@ def bearer(request: Request) -> str:
 
 def current_user(request: Request, ctx: Ctx) -> Principal:
     """The user of the bearer token (a short read; no transaction is held for the request)."""
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         principal = principal_for_token(session, bearer(request))
     if principal is None:
         raise ApiError(401, "unauthenticated", "sesi berakhir atau tidak sah; silakan masuk lagi")

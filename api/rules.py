@@ -71,7 +71,7 @@ def problems(
             out.append(f"kolom {f.name} belum terbaca")
     for result in run_checks(template.checks, values):
         if result.ok is False:
-            out.append(result.message)
+            out.append(f"{result.message} ({result.expr})")
     cap = dpt + (dpt * 25 + 999) // 1000  # ballots delivered: DPT + 2.5 % reserve, rounded up
     for rf in fields:
         for name in (rf.pemilih, rf.total):

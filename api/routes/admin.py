@@ -39,7 +39,7 @@ class UserPatch(BaseModel):
 
 @router.get("/election")
 def election(ctx: Ctx, user: Annotated[Principal, Depends(role(*ROLES))]) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         return election_info(session)
 
 
@@ -84,7 +84,7 @@ def _user_view(u: User, tps: list[str]) -> dict[str, Any]:
 
 @router.get("/admin/users")
 def list_users(ctx: Ctx, user: Admin) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         links: dict[int, list[str]] = {}
         for uid, code in session.execute(select(UserTps.user_id, UserTps.tps_code)):
             links.setdefault(uid, []).append(code)

@@ -36,7 +36,7 @@ def login(body: LoginIn, request: Request, ctx: Ctx) -> dict[str, Any]:
     token, expires, principal = auth.login(
         ctx.sessions, ctx.settings, body.username, body.password, ip
     )
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         view = user_view(session, principal)
     return {"token": token, "expires_at": expires.isoformat(), "user": view}
 
@@ -50,5 +50,5 @@ def logout(request: Request, ctx: Ctx, user: User) -> Response:
 
 @router.get("/me")
 def me(ctx: Ctx, user: User) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         return user_view(session, user)

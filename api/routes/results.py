@@ -19,7 +19,7 @@ Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
 def get_results(
     ctx: Ctx, user: Staff, race: str, level: str = "kota", parent: str | None = None
 ) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         return results(session, race, level, parent)
 
 
@@ -27,13 +27,13 @@ def get_results(
 def get_coverage(
     ctx: Ctx, user: Staff, race: str, level: str = "kota", parent: str | None = None
 ) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         return coverage(session, race, level, parent)
 
 
 @router.get("/coverage/missing")
 def missing(ctx: Ctx, user: Staff, race: str) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         _, states = tps_states(session, race)
         return {
             "race": race,
@@ -57,7 +57,7 @@ def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
         from sipantau.api.errors import not_found
 
         raise not_found("format ekspor")
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         table = rows(session, race)
     name = f"hasil-{race}.{fmt}"
     headers = {"Content-Disposition": f'attachment; filename="{name}"'}

@@ -65,7 +65,7 @@ def queue(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> dict[str, Any]:
     now = utcnow()
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         subs = session.scalars(_queue_query(kecamatan, race).order_by(Submission.id)).all()
         held = [s for s in subs if s.claimed_until and s.claimed_until > now]
         done = session.scalar(

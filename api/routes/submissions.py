@@ -38,7 +38,7 @@ def visible(session: Session, user: Principal, sub_id: int) -> Submission:
 
 
 def _view(ctx: Context, user: Principal, sub_id: int) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         return submission_view(session, visible(session, user, sub_id))
 
 
@@ -91,7 +91,7 @@ def list_submissions(
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         q = select(Submission).order_by(Submission.id.desc())
         if user.role == "monitor":
             q = q.where(Submission.tps_code.in_(user.tps) | (Submission.submitted_by == user.id))
@@ -107,7 +107,7 @@ def list_submissions(
 
 @router.get("/submissions/{sub_id}/photo")
 def original_photo(sub_id: int, ctx: Ctx, user: User) -> Response:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         sub = visible(session, user, sub_id)
         if user.role == "monitor" and sub.submitted_by != user.id:
             raise forbidden("hanya pengirim yang dapat mengunduh fotonya")
@@ -126,14 +126,14 @@ def _page(ctx: Context, sub_id: int) -> bytes:
 
 @router.get("/submissions/{sub_id}/page.jpg")
 def aligned_page(sub_id: int, ctx: Ctx, user: User) -> Response:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         visible(session, user, sub_id)
     return Response(_page(ctx, sub_id), media_type="image/jpeg")
 
 
 @router.get("/submissions/{sub_id}/fields/{name}.png")
 def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         visible(session, user, sub_id)
         reading = latest_reading(session, sub_id)
         box = (reading.fields.get(name) or {}).get("box") if reading else None
@@ -151,7 +151,7 @@ def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
 
 @router.get("/submissions/{sub_id}/history")
 def history(sub_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
-    with ctx.sessions() as session:
+    with ctx.reads() as session:
         visible(session, user, sub_id)
         names = dict(session.execute(select(UserRow.id, UserRow.username)).tuples().all())
         versions = session.scalars(
