@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,9 +64,20 @@ class BodyLimit:
             await too_big(scope, receive, send)
 
 
-def create_app(settings: ServiceSettings | None = None) -> FastAPI:
+def create_app(
+    settings: ServiceSettings | None = None, on_shutdown: Callable[[], None] | None = None
+) -> FastAPI:
+    """The app; `on_shutdown` runs when the server stops (serve stops its workers there)."""
     settings = settings or ServiceSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            on_shutdown()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="sipantau",
         version="1",
         description="Hitung cepat dari foto formulir C.HASIL-KWK dan blanko pemantauan",

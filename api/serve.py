@@ -52,6 +52,8 @@ class Workers:
             time.sleep(0.5)
 
     def stop(self) -> None:
+        if self.stopping:
+            return
         self.stopping = True
         for proc in self.procs.values():
             if proc.poll() is None:
@@ -103,7 +105,9 @@ def serve(
         print(f"Foto contoh dikirim: {demo_data.submit_samples(ctx)} baru", flush=True)
     print(f"sipantau: http://{host}:{port}/m/ (pemantau), http://{host}:{port}/api/v1/docs")
     try:
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+        # uvicorn re-raises SIGTERM after its shutdown, so the workers are stopped from the
+        # app's shutdown hook, which runs before that; `finally` covers a failed start.
+        uvicorn.run(create_app(settings, pool.stop), host=host, port=port, log_level="info")
     finally:
         pool.stop()
     return 0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -42,3 +45,89 @@ def photograph(
     ok, jpg = cv2.imencode(".jpg", photo, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return jpg.tobytes()
+
+
+# --- Real databases, the real service, a real browser (tests/pg.py, tests/service.py) ---
+
+DATABASES = ["sqlite", "postgresql"]
+_DB_SEQ = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the session; fails (never skips) without one."""
+    from tests.pg import PgUnavailable, start_cluster
+
+    try:
+        cluster = start_cluster()
+    except PgUnavailable as e:
+        problem = f"PostgreSQL is needed for these tests: {e}"
+    else:
+        problem = None
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    yield cluster
+    cluster.stop()
+
+
+def _fresh_db_url(request: pytest.FixtureRequest, kind: str, tmp: Path) -> str:
+    if kind == "sqlite":
+        return f"sqlite:///{tmp / 'sipantau.db'}"
+    cluster = request.getfixturevalue("pg_cluster")
+    return cluster.create_database(f"t{next(_DB_SEQ)}_{request.node.name}"[:60])
+
+
+@pytest.fixture(params=DATABASES)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database for one test: SQLite in tmp_path, or one in the PG cluster."""
+    return _fresh_db_url(request, request.param, tmp_path)
+
+
+@pytest.fixture(scope="module", params=DATABASES)
+def service_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """A fresh, empty database shared by one module's tests (for the module's `service`)."""
+    return _fresh_db_url(request, request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture(scope="module")
+def service(service_db_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """`sipantau serve --demo --no-samples` with 2 workers on each database, for one module.
+
+    Talk to its database through `service.database_url`, not `db_url` (a different one).
+    Its accounts: `service.demo_credentials()`. For other options (workers, a short job
+    lease, the sample photos) build a `LiveService` in the test.
+    """
+    from tests.service import LiveService
+
+    tmp = tmp_path_factory.mktemp("service")
+    live = LiveService(tmp, service_db_url, workers=2, demo=True, samples=False)
+    try:
+        live.start()
+    except RuntimeError as e:
+        problem = str(e)
+    else:
+        problem = None
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    yield live
+    live.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Debian chromium through Playwright, for one module."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.service import launch_chromium
+
+    with sync_playwright() as pw:
+        try:
+            chromium = launch_chromium(pw)
+        except RuntimeError as e:
+            problem = str(e)
+        else:
+            problem = None
+        if problem:
+            pytest.fail(problem, pytrace=False)
+        yield chromium
+        chromium.close()
