@@ -26,6 +26,7 @@
     user: readJson(KEY.user),
     election: readJson(KEY.election),
     sending: false, again: false, netDown: false, timer: null,
+    current: null,    // client_id of the photo taken last (its progress is shown)
     retry: {},        // client_id -> {n: attempts, at: ms epoch of the next try}
     pollGen: 0
   };
@@ -276,8 +277,11 @@
   }
 
   function resultBase(title, status, label) {
-    show($("result"), true);
-    $("result").dataset.status = status;
+    var box = $("result");
+    show(box, true);
+    box.dataset.status = status;
+    delete box.dataset.id;
+    delete box.dataset.code;
     $("result-title").textContent = title;
     var badge = $("result-status");
     badge.textContent = label;
@@ -294,6 +298,7 @@
     show($("rejected-box"), true);
     show($("retake"), true);
     show($("result-message"), false);
+    if ($("result").scrollIntoView) $("result").scrollIntoView({ block: "start" });
   }
 
   function renderSubmission(sub) {
@@ -532,6 +537,7 @@
     $("photo-input").disabled = !ready;
     $("photo-label").setAttribute("aria-disabled", String(!ready));
     $("photo-label").classList.toggle("off", !ready);
+    show($("photo-hint"), !ready);
   }
 
   function showLogin(message) {
