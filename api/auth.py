@@ -50,8 +50,11 @@ def token_hash(token: str) -> str:
 def _throttled(session: Session, settings: ServiceSettings, username: str, ip: str) -> int:
     """Seconds to wait before another try, or 0."""
     since = utcnow() - timedelta(seconds=settings.login_window_s)
+    # Per account *and* address: a stranger cannot lock a monitor out of their own account.
     by_user = session.scalar(
-        select(func.count()).where(LoginFailure.username == username, LoginFailure.at > since)
+        select(func.count()).where(
+            LoginFailure.username == username, LoginFailure.ip == ip, LoginFailure.at > since
+        )
     )
     by_ip = session.scalar(
         select(func.count()).where(LoginFailure.ip == ip, LoginFailure.at > since)
