@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -10,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from sipantau import templates
 from sipantau.samples.fill import fill, random_writer
 from sipantau.samples.handwriting import Split
 from sipantau.samples.photo import LEVELS, Level, take_photo
@@ -18,21 +20,23 @@ from sipantau.templates.model import Template
 from sipantau.templates.registry import get_template
 from sipantau.templates.render import render
 
-CITY = "1673"  # Kota Lubuklinggau (16 Sumatera Selatan, 73)
-N_KECAMATAN, N_KELURAHAN, N_TPS = 8, 9, 20
+DEMO_TPS = Path(templates.__file__).with_name("election-demo-tps.csv")
 DPI = 300.0
 
 
+def demo_tps() -> list[str]:
+    """The demo election's TPS codes, in file order (read directly: samples stay off the API)."""
+    with DEMO_TPS.open(encoding="utf-8-sig", newline="") as f:
+        rows = csv.DictReader(line for line in f if not line.startswith("#"))
+        return [f"{r['kelurahan_code']}-{int(r['tps']):03d}" for r in rows]
+
+
 def tps_codes(seed: int, count: int) -> list[str]:
-    """`count` distinct TPS codes, kelurahan code + TPS number, e.g. `1673011001-003`."""
-    space = N_KECAMATAN * N_KELURAHAN * N_TPS
-    order = np.random.default_rng([seed, 7]).permutation(max(space, count))
-    codes = []
-    for k in order[:count]:
-        kec, rest = divmod(int(k), N_KELURAHAN * N_TPS)
-        kel, tps = divmod(rest, N_TPS)
-        codes.append(f"{CITY}{kec % 99 + 1:02d}{1001 + kel}-{tps + 1:03d}")
-    return codes
+    """`count` TPS codes of the demo election, e.g. `1673011001-003`, in a seeded order;
+    distinct up to the number of demo TPS (328), then repeating in the same cycle."""
+    codes = demo_tps()
+    order = np.random.default_rng([seed, 7]).permutation(len(codes))
+    return [codes[int(order[i % len(codes)])] for i in range(count)]
 
 
 def level_for(index: int, level: str | None) -> Level:

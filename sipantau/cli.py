@@ -256,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SipantauError as exc:
         print(f"sipantau: {exc.message}", file=sys.stderr)
+        for problem in getattr(exc, "problems", [])[:50]:
+            print(f"  {problem}", file=sys.stderr)
         return 2
     except (OSError, ValueError) as exc:
         print(f"sipantau: {exc}", file=sys.stderr)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import cv2
 import pytest
@@ -68,3 +70,33 @@ def test_unknown_template_is_a_clear_error(tmp_path, capsys):
 @pytest.mark.parametrize("bad", ["x.jpg"])
 def test_bad_output_suffix(tmp_path, bad, capsys):
     assert main(["templates", "render", "sipantau-blanko", "--out", str(tmp_path / bad)]) == 2
+
+
+def test_election_import_and_users_add_set_up_a_service(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, func, select
+
+    from sipantau.api.models import Tps, User, UserTps
+
+    data = ["--data", str(tmp_path / "data")]
+    assert main(["election", "import", *data]) == 0
+    env = {"PW": "kata-sandi-admin"}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        args = ["users", "add", "Budi", "--role", "monitor", "--tps", "1673011001-001"]
+        assert main([*args, "--password-env", "PW", *data]) == 0
+        assert main([*args, "--password-env", "PW", *data]) == 2  # exists already
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'sipantau.db'}")
+    with engine.connect() as db:
+        assert db.scalar(select(func.count()).select_from(Tps)) == 328
+        assert db.scalar(select(User.role).where(User.username == "budi")) == "monitor"
+        assert db.scalar(select(UserTps.tps_code)) == "1673011001-001"
+    engine.dispose()
+    bad = tmp_path / "tps.csv"
+    bad.write_text("kecamatan_code,kecamatan\n1,x\n", encoding="utf-8")
+    args = ["election", "import", "--election", str(tmp_path / "none.yaml"), "--regions", str(bad)]
+    assert main([*args, *data]) == 2
