@@ -120,14 +120,22 @@ def _in(st: TpsState, level: str, parent: str | None) -> bool:
     return parent in (st.kecamatan[0], st.kelurahan[0])
 
 
-def results(session: Session, race: str, level: str, parent: str | None) -> dict[str, Any]:
+def _grouped(
+    session: Session, race: str, level: str, parent: str | None
+) -> tuple[Race, dict[tuple[str, str], list[TpsState]], list[TpsState]]:
+    """The TPS under `parent`, grouped by region at `level`, and all of them."""
     if level not in LEVELS:
         raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")
     r, states = tps_states(session, race)
+    chosen = [s for s in states if _in(s, level, parent)]
     groups: dict[tuple[str, str], list[TpsState]] = defaultdict(list)
-    for st in states:
-        if _in(st, level, parent):
-            groups[_key(st, level)].append(st)
+    for st in chosen:
+        groups[_key(st, level)].append(st)
+    return r, groups, chosen
+
+
+def results(session: Session, race: str, level: str, parent: str | None) -> dict[str, Any]:
+    r, groups, chosen = _grouped(session, race, level, parent)
 
     def row(code: str, name: str, sts: list[TpsState]) -> dict[str, Any]:
         done = [s for s in sts if s.state == "verified"]
@@ -144,7 +152,6 @@ def results(session: Session, race: str, level: str, parent: str | None) -> dict
             "tps_unverified": sum(s.state == "in_review" for s in sts),
         }
 
-    chosen = [s for s in states if _in(s, level, parent)]
     return {
         "race": r.id,
         "level": level,
@@ -157,13 +164,7 @@ def results(session: Session, race: str, level: str, parent: str | None) -> dict
 
 
 def coverage(session: Session, race: str, level: str, parent: str | None) -> dict[str, Any]:
-    if level not in LEVELS:
-        raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")
-    _, states = tps_states(session, race)
-    groups: dict[tuple[str, str], list[TpsState]] = defaultdict(list)
-    for st in states:
-        if _in(st, level, parent):
-            groups[_key(st, level)].append(st)
+    _, groups, chosen = _grouped(session, race, level, parent)
 
     def row(code: str, name: str, sts: list[TpsState]) -> dict[str, Any]:
         count = {k: sum(s.state == k for s in sts) for k in ("verified", "in_review", "retake")}
@@ -179,7 +180,6 @@ def coverage(session: Session, race: str, level: str, parent: str | None) -> dic
             "missing": missing,
         }
 
-    chosen = [s for s in states if _in(s, level, parent)]
     return {
         "race": race,
         "level": level,
