@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import multiprocessing
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -198,7 +199,10 @@ def build(
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     t0 = time.perf_counter()
     if todo:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        # spawn, not fork: a child forked while another thread held a lock (OpenCV, logging)
+        # can wait on it forever; seen when the test suite ran this after starting servers
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
             for record in pool.map(_make, [(j, folder) for j in todo], chunksize=4):
                 have[record["photo"]] = record
         doc = {
