@@ -75,24 +75,27 @@ def login(
 ) -> tuple[str, datetime, Principal]:
     """A new token for valid credentials; 401 otherwise (recorded), 429 after too many failures."""
     username = username.strip().lower()[:64]
-    with sessions() as session, session.begin():
+    with sessions() as session:
         wait = _throttled(session, settings, username, ip)
         user = session.scalar(select(User).where(User.username == username))
-        if wait:
-            raise ApiError(
-                429,
-                "too_many_attempts",
-                f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60} menit",
-                headers={"Retry-After": str(wait)},
-            )
-        ok = check_password(user.password_hash if user else _DUMMY_HASH, password)
+    if wait:
+        raise ApiError(
+            429,
+            "too_many_attempts",
+            f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60} menit",
+            headers={"Retry-After": str(wait)},
+        )
+    # The hash check (~0.1 s of CPU) runs outside any transaction: on SQLite a transaction
+    # here would hold the write lock, and every upload and worker would wait behind it.
+    ok = check_password(user.password_hash if user else _DUMMY_HASH, password)
+    with sessions() as session, session.begin():
         if ok and user is not None and user.active:
             token = secrets.token_urlsafe(32)
             expires = utcnow() + timedelta(seconds=settings.token_ttl_s)
             session.add(
                 AuthSession(token_hash=token_hash(token), user_id=user.id, expires_at=expires)
             )
-            # a success clears this user's failures (the events table keeps logins)
+            # a success clears this account's failures
             session.execute(delete(LoginFailure).where(LoginFailure.username == username))
             return token, expires, principal_of(session, user)
         session.add(LoginFailure(username=username, ip=ip[:64]))
