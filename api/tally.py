@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.errors import ApiError
-from sipantau.api.models import FormValues, Kecamatan, Kelurahan, Race, Submission, Tps
+from sipantau.api.models import Kecamatan, Kelurahan, Race, Submission, Tps
 from sipantau.api.rules import ALL_RACES, race_fields
+from sipantau.api.views import latest_values_of
 from sipantau.templates.registry import all_templates
 
 LEVELS = ("kota", "kecamatan", "kelurahan", "tps")
@@ -69,7 +70,8 @@ def tps_states(session: Session, race: str) -> tuple[Race, list[TpsState]]:
         elif s.status not in ("rejected", "superseded", "sent_back"):
             live[s.tps_code] = s  # ordered by id: the newest wins
     verified = {code: s for code, s in live.items() if s.status == "verified"}
-    values = _values(session, [s.id for s in verified.values()])
+    versions = latest_values_of(session, [s.id for s in verified.values()])
+    values = {k: fv.values for k, fv in versions.items()}
     templates = all_templates()
     for code, s in live.items():
         st = states[code]
@@ -91,17 +93,6 @@ def tps_states(session: Session, race: str) -> tuple[Race, list[TpsState]]:
         st.pemilih = int(v.get(rf.pemilih) or 0)
         st.verified_at = s.verified_at.isoformat() if s.verified_at else None
     return r, list(states.values())
-
-
-def _values(session: Session, ids: list[int]) -> dict[int, dict[str, int | None]]:
-    out: dict[int, tuple[int, dict[str, int | None]]] = {}
-    for chunk in range(0, len(ids), 500):
-        for fv in session.scalars(
-            select(FormValues).where(FormValues.submission_id.in_(ids[chunk : chunk + 500]))
-        ):
-            if fv.submission_id not in out or out[fv.submission_id][0] < fv.version:
-                out[fv.submission_id] = (fv.version, fv.values)
-    return {k: v for k, (_, v) in out.items()}
 
 
 def _key(st: TpsState, level: str) -> tuple[str, str]:

@@ -47,9 +47,56 @@ def _last_event(session: Session, sub_id: int, kind: str) -> Event | None:
     )
 
 
+def latest_values_of(session: Session, ids: list[int]) -> dict[int, FormValues]:
+    """The newest values version of each submission, in a few queries whatever their number."""
+    out: dict[int, FormValues] = {}
+    for chunk in range(0, len(ids), 500):
+        for fv in session.scalars(
+            select(FormValues).where(FormValues.submission_id.in_(ids[chunk : chunk + 500]))
+        ):
+            if fv.submission_id not in out or out[fv.submission_id].version < fv.version:
+                out[fv.submission_id] = fv
+    return out
+
+
+def submission_views(session: Session, subs: list[Submission]) -> list[dict[str, Any]]:
+    """Summaries (no fields) of many submissions, without a query per row."""
+    values = latest_values_of(session, [s.id for s in subs])
+    rejected = [s.id for s in subs if s.status == "rejected"]
+    readings: dict[int, Reading] = {}
+    if rejected:
+        for r in session.scalars(
+            select(Reading).where(Reading.submission_id.in_(rejected)).order_by(Reading.id)
+        ):
+            readings[r.submission_id] = r  # ordered by id: the newest wins
+    names = dict(
+        session.execute(
+            select(User.id, User.username).where(User.id.in_({s.submitted_by for s in subs}))
+        )
+        .tuples()
+        .all()
+    )
+    return [
+        _view(session, s, readings.get(s.id), values.get(s.id), names.get(s.submitted_by), False)
+        for s in subs
+    ]
+
+
 def submission_view(session: Session, sub: Submission, detail: bool = True) -> dict[str, Any]:
     reading = latest_reading(session, sub.id) if detail or sub.status == "rejected" else None
+    user = session.get(User, sub.submitted_by)
     values = latest_values(session, sub.id)
+    return _view(session, sub, reading, values, user.username if user else None, detail)
+
+
+def _view(
+    session: Session,
+    sub: Submission,
+    reading: Reading | None,
+    values: FormValues | None,
+    username: str | None,
+    detail: bool,
+) -> dict[str, Any]:
     reasons: list[str] = []
     if reading is not None and sub.status == "rejected":
         reasons = [_plain(r) for r in reading.reasons]
@@ -66,7 +113,6 @@ def submission_view(session: Session, sub: Submission, detail: bool = True) -> d
         )
     elif sub.status == "superseded":
         message = f"Diganti oleh kiriman #{sub.superseded_by}"
-    user = session.get(User, sub.submitted_by)
     out: dict[str, Any] = {
         "id": sub.id,
         "tps": sub.tps_code,
@@ -74,7 +120,7 @@ def submission_view(session: Session, sub: Submission, detail: bool = True) -> d
         "status": sub.status,
         "photo_sha256": sub.photo_sha,
         "created_at": sub.created_at.isoformat(),
-        "submitted_by": user.username if user else None,
+        "submitted_by": username,
         "template": sub.template,
         "reasons": reasons,
         "retake": sub.status in ("rejected", "sent_back"),

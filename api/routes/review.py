@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from sipantau.api.auth import Principal
@@ -17,7 +17,7 @@ from sipantau.api.models import Event, FormValues, Kelurahan, Submission, Tps, u
 from sipantau.api.outcome import fields_for, supersede_older
 from sipantau.api.routes.submissions import visible
 from sipantau.api.rules import ALL_RACES, problems
-from sipantau.api.views import latest_values, submission_view
+from sipantau.api.views import latest_values, submission_view, submission_views
 from sipantau.templates.registry import all_templates
 
 router = APIRouter(tags=["review"])
@@ -44,7 +44,7 @@ class SendBackIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-def _queue_query(kecamatan: str | None, race: str | None):  # type: ignore[no-untyped-def]
+def _queue_query(kecamatan: str | None, race: str | None) -> Select[tuple[Submission]]:
     q = select(Submission).where(Submission.status.in_(WAITING))
     if kecamatan:
         q = q.join(Tps, Tps.code == Submission.tps_code).join(
@@ -78,8 +78,10 @@ def queue(
                 "done": done or 0,
             },
             "items": [
-                submission_view(session, s, detail=False) | {"claimed": s in held}
-                for s in subs[:limit]
+                view | {"claimed": s in held}
+                for s, view in zip(
+                    subs[:limit], submission_views(session, list(subs[:limit])), strict=True
+                )
             ],
         }
 
@@ -166,6 +168,17 @@ def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[s
         return submission_view(session, sub)
 
 
+def _decide(
+    session: Session, sub: Submission, user: Principal, status: str, kind: str, **detail: Any
+) -> None:
+    """A reviewer's decision: the new status, the hold released, an event saying why."""
+    verified = status == "verified"
+    sub.status = status
+    sub.verified_at, sub.verified_by = (utcnow(), user.id) if verified else (None, None)
+    sub.claimed_by = sub.claimed_until = None
+    session.add(Event(submission_id=sub.id, actor_id=user.id, kind=kind, detail=detail))
+
+
 @router.post("/submissions/{sub_id}/approve")
 def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """Verify the form: from now on its numbers count."""
@@ -184,15 +197,8 @@ def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str,
                 + "; ".join(values.problems[:5])
                 + " (perbaiki angkanya, atau setujui apa adanya dengan alasan)"
             )
-        sub.status, sub.verified_at, sub.verified_by = "verified", utcnow(), user.id
-        sub.claimed_by = sub.claimed_until = None
-        session.add(
-            Event(
-                submission_id=sub.id,
-                actor_id=user.id,
-                kind="approved",
-                detail={"version": values.version, "reason": body.reason},
-            )
+        _decide(
+            session, sub, user, "verified", "approved", version=values.version, reason=body.reason
         )
         supersede_older(session, sub)
         session.flush()
@@ -204,15 +210,6 @@ def send_back(sub_id: int, body: SendBackIn, ctx: Ctx, user: Reviewer) -> dict[s
     """Ask the monitor for a new photo, with the reason."""
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)
-        sub.status, sub.verified_at, sub.verified_by = "sent_back", None, None
-        sub.claimed_by = sub.claimed_until = None
-        session.add(
-            Event(
-                submission_id=sub.id,
-                actor_id=user.id,
-                kind="sent_back",
-                detail={"reason": body.reason},
-            )
-        )
+        _decide(session, sub, user, "sent_back", "sent_back", reason=body.reason)
         session.flush()
         return submission_view(session, sub)

@@ -20,7 +20,7 @@ from sipantau.api.errors import ApiError, forbidden, not_found
 from sipantau.api.intake import accept
 from sipantau.api.models import Event, FormValues, Submission
 from sipantau.api.models import User as UserRow
-from sipantau.api.views import latest_reading, submission_view
+from sipantau.api.views import latest_reading, submission_view, submission_views
 
 router = APIRouter(tags=["submissions"])
 Uploader = Annotated[Principal, Depends(role("monitor", "admin"))]
@@ -101,8 +101,8 @@ def list_submissions(
             q = q.where(Submission.race == race)
         if status:
             q = q.where(Submission.status == status)
-        subs = session.scalars(q.limit(limit).offset(offset)).all()
-        return {"items": [submission_view(session, s, detail=False) for s in subs]}
+        subs = list(session.scalars(q.limit(limit).offset(offset)))
+        return {"items": submission_views(session, subs)}
 
 
 @router.get("/submissions/{sub_id}/photo")
