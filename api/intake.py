@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from sipantau.api import jobs
 from sipantau.api.auth import Principal
@@ -37,7 +38,7 @@ def check_image(data: bytes, max_bytes: int) -> tuple[str, int, int]:
     return fmt, w, h
 
 
-def _existing(session, tps: str, race: str, sha: str) -> Submission | None:  # type: ignore[no-untyped-def]
+def _existing(session: Session, tps: str, race: str, sha: str) -> Submission | None:
     return session.scalar(
         select(Submission).where(
             Submission.tps_code == tps, Submission.race == race, Submission.photo_sha == sha

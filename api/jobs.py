@@ -89,9 +89,3 @@ def abandoned(session: Session, max_attempts: int) -> list[Job]:
             )
         )
     )
-
-
-def depth(session: Session) -> int:
-    from sqlalchemy import func
-
-    return session.scalar(select(func.count()).where(Job.state.in_(("queued", "running")))) or 0

@@ -14,7 +14,6 @@ from sipantau.api.rules import ALL_RACES, RaceFields, problems, race_fields
 from sipantau.ocr.types import FormReading
 from sipantau.templates.model import Template
 
-FINAL = ("rejected", "review", "verified", "sent_back", "superseded")
 LIVE = ("queued", "reading", "review", "verified", "sent_back")
 
 

@@ -54,10 +54,6 @@ def race_fields(template: Template, race: str, short: str, n_paslon: int) -> Rac
     return rf if all(n in names for n in wanted) else None
 
 
-def covers(submission_race: str, race: str) -> bool:
-    return submission_race in (race, ALL_RACES)
-
-
 def problems(
     template: Template,
     values: Mapping[str, int | None],

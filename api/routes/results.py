@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Response
 
 from sipantau.api.auth import Principal
 from sipantau.api.deps import Ctx, role
+from sipantau.api.errors import not_found
 from sipantau.api.exports import rows, to_csv, to_xlsx
 from sipantau.api.tally import coverage, results, tps_states
 
@@ -54,8 +55,6 @@ def missing(ctx: Ctx, user: Staff, race: str) -> dict[str, Any]:
 @router.get("/exports/results.{fmt}")
 def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
     if fmt not in ("csv", "xlsx"):
-        from sipantau.api.errors import not_found
-
         raise not_found("format ekspor")
     with ctx.reads() as session:
         table = rows(session, race)
