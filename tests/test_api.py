@@ -316,3 +316,27 @@ def test_exports_are_csv_and_xlsx_of_every_tps(live: LiveService, users) -> None
     xlsx = lead.get("/exports/results.xlsx?race=gubernur").content
     ws = load_workbook(io.BytesIO(xlsx)).active
     assert ws.max_row == 329 and ws.cell(1, 3).value == "tps"
+
+
+def test_admin_imports_the_election_and_a_broken_file_changes_nothing(live: LiveService, users):
+    admin = as_user(live, users, "admin")
+    root = Path(__file__).resolve().parents[1] / "templates"
+    yaml_bytes = (root / "election-demo.yaml").read_bytes()
+    csv_text = (root / "election-demo-tps.csv").read_text(encoding="utf-8")
+    r = admin.post(
+        "/admin/election",
+        files={"election": ("e.yaml", yaml_bytes), "regions": ("r.csv", csv_text.encode())},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["tps"] == 328 and r.json()["kecamatan"] == 8
+    header = next(line for line in csv_text.splitlines() if not line.startswith("#"))
+    broken = f"{header}\n167301,Kec,1673021001,Kel,1,300,0,TPS 1\n"  # kelurahan of another kec
+    r = admin.post(
+        "/admin/election",
+        files={"election": ("e.yaml", yaml_bytes), "regions": ("r.csv", broken.encode())},
+    )
+    assert r.status_code == 422 and "baris 2" in r.json()["error"]["message"], r.text
+    assert admin.get("/coverage?race=gubernur").json()["total"]["tps_total"] == 328
+    mon = monitor_of(live, users, free_tps(admin, "gubernur", set())[7])
+    files = {"election": ("e.yaml", yaml_bytes), "regions": ("r.csv", csv_text.encode())}
+    assert mon.post("/admin/election", files=files).status_code == 403

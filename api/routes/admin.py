@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, UploadFile
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from sipantau.api.accounts import create_user, set_tps
 from sipantau.api.auth import ROLES, Principal, hash_password
 from sipantau.api.deps import Ctx, role
 from sipantau.api.directory import election_info, import_election
+from sipantau.api.election import ElectionError, load_election_files
 from sipantau.api.errors import ApiError, invalid, not_found
 from sipantau.api.models import Event, User, UserTps
 
@@ -50,21 +52,16 @@ async def import_files(
     election: Annotated[UploadFile, File()],
     regions: Annotated[UploadFile, File()],
 ) -> dict[str, Any]:
-    from fastapi.concurrency import run_in_threadpool
-
-    from sipantau.api.election import ElectionError, load_election_files
-
     e, r = await election.read(MAX_FILE + 1), await regions.read(MAX_FILE + 1)
     if len(e) > MAX_FILE or len(r) > MAX_FILE:
         raise ApiError(413, "payload_too_large", "berkas pemilihan lebih dari 5 MB")
-    try:
-        config = load_election_files(e, r)
-    except ElectionError as exc:
-        raise ApiError(
-            422, exc.code, exc.message + ": " + "; ".join(str(p) for p in exc.problems[:50])
-        ) from exc
 
-    def save() -> dict[str, Any]:
+    def save() -> dict[str, Any]:  # parsing a large CSV takes seconds: not on the event loop
+        try:
+            config = load_election_files(e, r)
+        except ElectionError as exc:
+            problems = "; ".join(str(p) for p in exc.problems[:50])
+            raise ApiError(422, exc.code, f"{exc.message}: {problems}") from exc
         with ctx.sessions() as session, session.begin():
             return import_election(session, config, user.id)
 
