@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -11,6 +13,8 @@ import pytest
 
 from sipantau.templates.registry import get_template
 from sipantau.templates.render import render
+
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -53,19 +57,21 @@ DATABASES = ["sqlite", "postgresql"]
 _DB_SEQ = itertools.count(1)
 
 
+def _or_fail(start: Callable[[], T], prefix: str = "") -> T:
+    """`start()`, or a test failure (never a skip) with its message, e.g. the install hint."""
+    try:
+        return start()
+    except RuntimeError as e:
+        problem = prefix + str(e)  # failed outside the except block: no chained traceback
+    pytest.fail(problem, pytrace=False)
+
+
 @pytest.fixture(scope="session")
 def pg_cluster():
     """One throwaway PostgreSQL cluster for the session; fails (never skips) without one."""
-    from tests.pg import PgUnavailable, start_cluster
+    from tests.pg import start_cluster
 
-    try:
-        cluster = start_cluster()
-    except PgUnavailable as e:
-        problem = f"PostgreSQL is needed for these tests: {e}"
-    else:
-        problem = None
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    cluster = _or_fail(start_cluster, "PostgreSQL is needed for these tests: ")
     yield cluster
     cluster.stop()
 
@@ -101,14 +107,7 @@ def service(service_db_url: str, tmp_path_factory: pytest.TempPathFactory):
 
     tmp = tmp_path_factory.mktemp("service")
     live = LiveService(tmp, service_db_url, workers=2, demo=True, samples=False)
-    try:
-        live.start()
-    except RuntimeError as e:
-        problem = str(e)
-    else:
-        problem = None
-    if problem:
-        pytest.fail(problem, pytrace=False)
+    _or_fail(live.start)
     yield live
     live.stop()
 
@@ -121,13 +120,6 @@ def browser():
     from tests.service import launch_chromium
 
     with sync_playwright() as pw:
-        try:
-            chromium = launch_chromium(pw)
-        except RuntimeError as e:
-            problem = str(e)
-        else:
-            problem = None
-        if problem:
-            pytest.fail(problem, pytrace=False)
+        chromium = _or_fail(lambda: launch_chromium(pw))
         yield chromium
         chromium.close()
