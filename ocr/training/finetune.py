@@ -38,6 +38,7 @@ from sipantau.ocr.training.train import (
     latency_ms,
     metrics,
     run_epochs,
+    save_model,
 )
 
 
@@ -234,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["evaluation"][f"pipeline_{path.stem}{name}"] = res
             print(f"{path.stem}{name}", json.dumps(res), flush=True)
     meta["evaluation"]["ms_per_50_crops_1_core"] = latency_ms(reader, list(crops[:50]))
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "digits.onnx").write_bytes(onnx)
-    (args.out / "digits.json").write_text(json.dumps(meta, indent=2) + "\n")
+    save_model(args.out, onnx, meta)
     print(f"done in {time.time() - t0:.0f}s; T={temp:.3f}", flush=True)
     return 0
 

