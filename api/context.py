@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipantau.api.db import session_factory
 from sipantau.api.settings import ServiceSettings
-from sipantau.api.storage import LocalPhotoStore
+from sipantau.api.storage import LocalPhotoStore, PhotoStore
 
 
 @dataclass
@@ -16,7 +16,7 @@ class Context:
     settings: ServiceSettings
     sessions: sessionmaker[Session]  # for work that writes
     reads: sessionmaker[Session]  # for work that only reads (never waits for a writer)
-    store: LocalPhotoStore
+    store: PhotoStore
 
     @classmethod
     def create(cls, settings: ServiceSettings) -> Context:

@@ -63,7 +63,7 @@ def setup(ctx: Context) -> dict[str, Any] | None:
                 {"username": u.username, "password": shared, "role": "monitor", "tps": [code]}
             )
     creds = {"users": users}
-    path = ctx.settings.data_dir / "demo-credentials.json"
+    path = credentials_path(ctx)
     write_durably(path, json.dumps(creds, indent=1).encode())
     os.chmod(path, 0o600)
     return creds
@@ -87,9 +87,13 @@ def submit_samples(ctx: Context, folder: Path = SAMPLES) -> int:
     return sent
 
 
-def describe(creds: dict[str, Any]) -> str:
+def credentials_path(ctx: Context) -> Path:
+    return ctx.settings.data_dir / "demo-credentials.json"
+
+
+def describe(creds: dict[str, Any], path: Path) -> str:
     """The lines printed once, when the demo accounts are made."""
-    lines = ["Akun demo (disimpan juga di data/demo-credentials.json):"]
+    lines = [f"Akun demo (disimpan juga di {path}):"]
     monitors = [u for u in creds["users"] if u["role"] == "monitor"]
     for u in creds["users"]:
         if u["role"] != "monitor":

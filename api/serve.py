@@ -84,14 +84,14 @@ def serve(
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     migrate(settings.db_url)
     ctx = Context.create(settings)
-    if demo:
-        from sipantau.api import demo as demo_data
+    from sipantau.api import demo as demo_data
 
-        creds = demo_data.setup(ctx)
+    if demo:
+        creds, path = demo_data.setup(ctx), demo_data.credentials_path(ctx)
         if creds is not None:
-            print(demo_data.describe(creds), flush=True)
+            print(demo_data.describe(creds, path), flush=True)
         else:
-            print(f"Akun demo sudah ada: lihat {settings.data_dir / 'demo-credentials.json'}")
+            print(f"Akun demo sudah ada: lihat {path}")
     env = dict(
         os.environ,
         SIPANTAU_DATA_DIR=str(settings.data_dir),
@@ -100,8 +100,6 @@ def serve(
     pool = Workers(workers, env, settings.run_dir / "workers")
     pool.start()
     if demo and samples:
-        from sipantau.api import demo as demo_data
-
         print(f"Foto contoh dikirim: {demo_data.submit_samples(ctx)} baru", flush=True)
     print(f"sipantau: http://{host}:{port}/m/ (pemantau), http://{host}:{port}/api/v1/docs")
     try:

@@ -81,8 +81,6 @@ class Worker:
         return True
 
     def _store(self, claim: jobs.Claim, reading: FormReading, sha: str, h: int | None) -> None:
-        from sipantau.templates.registry import all_templates
-
         with transaction(self.ctx.sessions) as session:
             if not jobs.finish(session, claim):
                 log.warning("job %d: lease lost, result dropped", claim.job_id)
@@ -94,7 +92,7 @@ class Worker:
             if h is not None and photo.phash is None:
                 photo.phash = to_signed(h)
                 photo.band0, photo.band1, photo.band2, photo.band3 = bands(h)
-            template = all_templates().get(reading.template or "")
+            template = self.reader.templates.get(reading.template or "")
             record(
                 session,
                 sub,
