@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,18 @@ class ServiceSettings(BaseSettings):
     phash_max_distance: int = Field(6, ge=0, le=32)
     worker_poll_s: float = Field(0.25, gt=0)
     worker_hold_s: float = Field(0.0, ge=0)  # fault injection: pause after claiming a job
+    # Reading jobs: "db" polls the database (one machine, no broker); "celery" sends each job
+    # through a broker to workers on any number of machines. The database stays the record.
+    job_backend: Literal["db", "celery"] = "db"
+    broker_url: str = "redis://127.0.0.1:6379/0"
+    # Photos: a local folder, or an S3-compatible object store shared by many machines.
+    photo_store: Literal["local", "s3"] = "local"
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "sipantau"
+    s3_region: str = "us-east-1"
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
+    log_format: Literal["text", "json"] = "text"
 
     @property
     def db_url(self) -> str:
