@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sipantau.api.context import Context
 from sipantau.api.errors import ApiError
-from sipantau.api.routes import admin, auth, results, review, submissions
+from sipantau.api.routes import admin, auth, reports, results, review, submissions
 from sipantau.api.settings import ServiceSettings
 
 log = logging.getLogger("sipantau.api")
@@ -120,7 +120,7 @@ def create_app(
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for module in (auth, submissions, review, results, admin):
+    for module in (auth, submissions, review, results, reports, admin):
         app.include_router(module.router, prefix=PREFIX)
 
     @app.get(f"{PREFIX}/health", tags=["ops"])

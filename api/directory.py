@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sipantau.api.errors import ApiError
 from sipantau.api.models import (
     ElectionRow,
     Event,
+    Incident,
     Kecamatan,
     Kelurahan,
+    OfficialResult,
     Race,
     Submission,
     Tps,
@@ -27,10 +29,13 @@ def import_election(session: Session, config: ElectionConfig, actor: int | None)
     """Replace the election and its region tree; TPS that already have photos must stay."""
     new_tps = {t.code for t in config.regions.tps}
     used = set(session.scalars(select(Submission.tps_code).distinct()))
+    used |= set(session.scalars(select(Incident.tps_code).distinct()))
     if used - new_tps:
         missing = ", ".join(sorted(used - new_tps)[:5])
         raise ApiError(
-            409, "conflict", f"TPS yang sudah punya kiriman tidak boleh dihapus: {missing}"
+            409,
+            "conflict",
+            f"TPS yang sudah punya kiriman atau laporan tidak boleh dihapus: {missing}",
         )
     e = config.election
     row = session.get(ElectionRow, 1) or ElectionRow(id=1)
@@ -56,6 +61,7 @@ def import_election(session: Session, config: ElectionConfig, actor: int | None)
             )
         )
     session.flush()
+    session.execute(delete(OfficialResult).where(OfficialResult.tps_code.not_in(new_tps)))
     for t in session.scalars(select(Tps).where(Tps.code.not_in(new_tps))):
         session.delete(t)
     summary = {

@@ -233,3 +233,30 @@ class Event(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(30))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class OfficialResult(Base):
+    """KPU's published figures for one TPS and race, imported to measure the quick count's gap."""
+
+    __tablename__ = "official_results"
+    __table_args__ = (UniqueConstraint("race", "tps_code", name="uq_official_race_tps"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    race: Mapped[str] = mapped_column(ForeignKey("races.id"))
+    tps_code: Mapped[str] = mapped_column(ForeignKey("tps.code"))
+    votes: Mapped[list[int]] = mapped_column(JSON)
+    suara_sah: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    suara_tidak_sah: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    imported_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class Incident(Base):
+    """A situation report from a monitor or the posko: what happened at which TPS."""
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tps_code: Mapped[str] = mapped_column(ForeignKey("tps.code"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    note: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sipantau.ocr.checks import run_checks
+from sipantau.ocr.checks import compile_checks, message_of
 from sipantau.templates.model import Template
 
 ALL_RACES = "semua"
@@ -54,30 +54,61 @@ def race_fields(template: Template, race: str, short: str, n_paslon: int) -> Rac
     return rf if all(n in names for n in wanted) else None
 
 
-def problems(
+def broken(
     template: Template,
     values: Mapping[str, int | None],
     dpt: int,
     fields: Sequence[RaceFields],
-) -> list[str]:
-    """Every rule these values break, in Bahasa Indonesia; empty means the form is consistent."""
-    out = []
+) -> list[tuple[str, tuple[str, ...]]]:
+    """Every rule these values break, in Bahasa Indonesia, with the fields it concerns."""
+    out: list[tuple[str, tuple[str, ...]]] = []
     for f in template.fields:
         if f.kind == "digits" and values.get(f.name) is None:
-            out.append(f"kolom {f.name} belum terbaca")
-    for result in run_checks(template.checks, values):
-        if result.ok is False:
-            out.append(f"{result.message} ({result.expr})")
+            out.append((f"kolom {f.name} belum terbaca", (f.name,)))
+    for c in compile_checks(template.checks):
+        if c.holds(values) is False:
+            out.append((f"{message_of(c)} ({c.spec.expr})", c.names))
     cap = dpt + (dpt * 25 + 999) // 1000  # ballots delivered: DPT + 2.5 % reserve, rounded up
     for rf in fields:
         for name in (rf.pemilih, rf.total):
             v = values.get(name)
             if v is not None and v > cap:
                 out.append(
-                    f"R7: {name} = {v} melebihi DPT TPS ini + 2,5% ({cap}); periksa angka ratusan"
+                    (
+                        f"R7: {name} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
+                        "periksa angka ratusan",
+                        (name,),
+                    )
                 )
         if rf.dpt is not None:
             v = values.get(rf.dpt)
             if v is not None and v != dpt:
-                out.append(f"DPT pada formulir ({v}) berbeda dengan data DPT TPS ini ({dpt})")
-    return list(dict.fromkeys(out))
+                out.append(
+                    (f"DPT pada formulir ({v}) berbeda dengan data DPT TPS ini ({dpt})", (rf.dpt,))
+                )
+    return out
+
+
+def problems(
+    template: Template,
+    values: Mapping[str, int | None],
+    dpt: int,
+    fields: Sequence[RaceFields],
+) -> list[str]:
+    """Every rule these values break; empty means the form is consistent."""
+    return list(dict.fromkeys(message for message, _ in broken(template, values, dpt, fields)))
+
+
+def field_problems(
+    template: Template,
+    values: Mapping[str, int | None],
+    dpt: int,
+    fields: Sequence[RaceFields],
+) -> dict[str, list[str]]:
+    """For each field of the template, the broken rules it takes part in (empty when none)."""
+    out: dict[str, list[str]] = {f.name: [] for f in template.fields}
+    for message, names in broken(template, values, dpt, fields):
+        for name in names:
+            if name in out and message not in out[name]:
+                out[name].append(message)
+    return out

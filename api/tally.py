@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -176,4 +177,38 @@ def coverage(session: Session, race: str, level: str, parent: str | None) -> dic
         "level": level,
         "rows": [row(c, n, sts) for (c, n), sts in sorted(groups.items())],
         "total": row("total", "Total", chosen),
+    }
+
+
+def timeline(session: Session, race: str, bucket_min: int) -> dict[str, Any]:
+    """Per time bucket: TPS whose first photo for `race` came in it, and forms verified in it."""
+    _race(session, race)
+    subs = session.execute(
+        select(
+            Submission.tps_code, Submission.created_at, Submission.status, Submission.verified_at
+        )
+        .where(Submission.race.in_((race, ALL_RACES)))
+        .order_by(Submission.id)
+    ).all()
+    step = bucket_min * 60
+
+    def bucket(at: datetime) -> datetime:
+        return datetime.fromtimestamp(at.timestamp() // step * step, tz=UTC)
+
+    received: dict[datetime, int] = defaultdict(int)
+    verified: dict[datetime, int] = defaultdict(int)
+    seen: set[str] = set()
+    for tps, created, status, verified_at in subs:
+        if tps not in seen:
+            seen.add(tps)
+            received[bucket(created)] += 1
+        if status == "verified" and verified_at is not None:
+            verified[bucket(verified_at)] += 1
+    return {
+        "race": race,
+        "bucket_min": bucket_min,
+        "items": [
+            {"at": at.isoformat(), "received": received.get(at, 0), "verified": verified.get(at, 0)}
+            for at in sorted(set(received) | set(verified))
+        ],
     }

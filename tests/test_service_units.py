@@ -190,3 +190,20 @@ def test_perceptual_hash_matches_a_resent_photo_not_another_form() -> None:
     assert any(x == y for x, y in zip(bands(ha), bands(hr), strict=True))
     assert phash_bytes(b"bukan foto") is None
     assert phash_bytes(np.zeros(10, np.uint8).tobytes()) is None
+
+
+def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from sipantau.api.db import make_engine
+    from sipantau.api.models import Base
+
+    migrate(db_url)
+    engine = make_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    finally:
+        engine.dispose()
+    assert diff == [], diff

@@ -16,8 +16,9 @@ from sipantau.api.errors import ApiError, conflict, invalid
 from sipantau.api.models import Event, FormValues, Kelurahan, Submission, Tps, utcnow
 from sipantau.api.outcome import fields_for, supersede_older
 from sipantau.api.routes.submissions import visible
-from sipantau.api.rules import ALL_RACES, problems
+from sipantau.api.rules import ALL_RACES, field_problems, problems
 from sipantau.api.views import latest_values, submission_view, submission_views
+from sipantau.templates.model import Template
 from sipantau.templates.registry import all_templates
 
 router = APIRouter(tags=["review"])
@@ -33,6 +34,10 @@ class ClaimIn(BaseModel):
 class CorrectionIn(BaseModel):
     values: dict[str, int | None] = Field(min_length=1, max_length=100)
     reason: str = Field("", max_length=500)
+
+
+class CheckIn(BaseModel):
+    values: dict[str, int | None] = Field(default_factory=dict, max_length=100)
 
 
 class ApproveIn(BaseModel):
@@ -121,21 +126,49 @@ def _editable(session: Session, user: Principal, sub_id: int) -> Submission:
     return sub
 
 
+def _template_with(sub: Submission, values: dict[str, int | None]) -> Template:
+    """The form's template, after checking that `values` names its fields with sane numbers."""
+    template = all_templates().get(sub.template or "")
+    if template is None:
+        raise conflict("kiriman ini belum terbaca sebagai formulir yang dikenal")
+    unknown = sorted(set(values) - {f.name for f in template.fields})
+    if unknown:
+        raise invalid(f"kolom tidak dikenal: {', '.join(unknown[:5])}")
+    bad = [k for k, v in values.items() if v is not None and not 0 <= v <= 999]
+    if bad:
+        raise invalid(f"nilai harus 0-999: {', '.join(bad[:5])}")
+    return template
+
+
+@router.post("/submissions/{sub_id}/check")
+def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
+    """The rules re-checked on the form's values with `values` typed over them; saves nothing."""
+    with ctx.reads() as session:
+        sub = visible(session, user, sub_id)
+        template = _template_with(sub, body.values)
+        last = latest_values(session, sub.id)
+        values = (dict(last.values) if last else {}) | body.values
+        tps = session.get(Tps, sub.tps_code)
+        assert tps is not None
+        rf = fields_for(session, template, sub.race)
+        found = problems(template, values, tps.dpt, rf)
+        per_field = field_problems(template, values, tps.dpt, rf)
+    return {
+        "ok": not found,
+        "reasons": found,
+        "fields": {
+            name: {"status": "review" if why else "ok", "reasons": why}
+            for name, why in per_field.items()
+        },
+    }
+
+
 @router.post("/submissions/{sub_id}/corrections")
 def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """A new version of the values; the rules are checked again on it."""
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)
-        template = all_templates().get(sub.template or "")
-        if template is None:
-            raise conflict("kiriman ini belum terbaca sebagai formulir yang dikenal")
-        names = {f.name for f in template.fields}
-        unknown = sorted(set(body.values) - names)
-        if unknown:
-            raise invalid(f"kolom tidak dikenal: {', '.join(unknown[:5])}")
-        bad = [k for k, v in body.values.items() if v is not None and not 0 <= v <= 999]
-        if bad:
-            raise invalid(f"nilai harus 0-999: {', '.join(bad[:5])}")
+        template = _template_with(sub, body.values)
         last = latest_values(session, sub.id)
         values = dict(last.values) if last else {}
         changed = {k: v for k, v in body.values.items() if values.get(k) != v}
