@@ -243,3 +243,20 @@ def test_expired_session_returns_to_login(page: Page, service: LiveService) -> N
     page.get_by_test_id("refresh").click()
     expect(page.get_by_test_id("login-error")).to_have_text("Sesi berakhir, silakan masuk lagi")
     expect(page.get_by_test_id("login-form")).to_be_visible()
+
+
+def test_monitor_reports_an_incident_for_their_tps(
+    page: Page, service: LiveService, admin: Any
+) -> None:
+    _, tps, _ = sample("sipantau-blanko", 1)
+    log_in(page, *monitor_of(service, tps))
+    expect(page.get_by_test_id("tps-select")).to_have_value(tps)
+    page.get_by_test_id("incident-kind").select_option("politik_uang")
+    page.get_by_test_id("incident-note").fill("amplop dibagikan di depan TPS")
+    page.get_by_test_id("incident-send").click()
+    expect(page.get_by_test_id("incident-status")).to_contain_text("Laporan terkirim")
+    items = admin.get("/incidents", params={"tps": tps}).json()["items"]
+    mine = [i for i in items if i["source"] == "pemantau"]
+    assert [(i["kind"], i["note"]) for i in mine] == [
+        ("politik_uang", "amplop dibagikan di depan TPS")
+    ]

@@ -611,12 +611,28 @@
     }
   }
 
+  async function onIncident(ev) {
+    ev.preventDefault();
+    var tps = $("tps-select").value, status = $("incident-status");
+    if (!tps) { status.textContent = "Pilih TPS dulu."; return; }
+    status.textContent = "Mengirim laporan…";
+    try {
+      await request("POST", "/incidents", { tps: tps, kind: $("incident-kind").value,
+        note: $("incident-note").value });
+      $("incident-note").value = "";
+      status.textContent = "Laporan terkirim untuk " + tpsLabel(tps) + ".";
+    } catch (e) {
+      status.textContent = e.status === 0 ? "Tidak ada sinyal: laporan belum terkirim; coba lagi nanti." : e.message;
+    }
+  }
+
   async function start() {
     $("login-form").addEventListener("submit", onLogin);
     $("logout").addEventListener("click", onLogout);
     $("tps-select").addEventListener("change", onChoice);
     $("race-select").addEventListener("change", onChoice);
     $("photo-input").addEventListener("change", onPhoto);
+    $("incident-form").addEventListener("submit", onIncident);
     $("refresh").addEventListener("click", function () { refreshMine(); pump(); });
     $("send-now").addEventListener("click", function () { state.retry = {}; pump(); });
     $("retake").addEventListener("click", function () {
