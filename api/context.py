@@ -26,5 +26,20 @@ class Context:
             settings,
             session_factory(url),
             session_factory(url, readonly=True),
-            LocalPhotoStore(settings.photo_dir),
+            make_store(settings),
         )
+
+
+def make_store(settings: ServiceSettings) -> PhotoStore:
+    """The photo store the settings name: `local` (data_dir/photos) or `s3` (shared bucket)."""
+    if settings.photo_store == "s3":
+        from sipantau.api.storage_s3 import S3PhotoStore  # boto3 only where it is used
+
+        return S3PhotoStore(
+            settings.s3_bucket,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key,
+        )
+    return LocalPhotoStore(settings.photo_dir, settings.derived_dir)
