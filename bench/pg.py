@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL cluster for the test session: initdb into a temp dir, start, drop.
+"""A throwaway PostgreSQL cluster for tests and benchmarks: initdb into a temp dir, start, drop.
 
 Self-contained: needs only the server binaries (Debian's `postgresql` package, installed by
 `bash .ci/install`). PostgreSQL refuses to run as root, so as root the cluster belongs to the
@@ -29,6 +29,7 @@ SETTINGS = {
     "full_page_writes": "off",
     "max_connections": "200",  # several services, each with API and worker pools
 }
+DURABLE = {"fsync": "on", "synchronous_commit": "on", "full_page_writes": "on"}
 
 
 class PgUnavailable(RuntimeError):
@@ -66,6 +67,7 @@ class PgCluster:
     bin_dir: Path
     port: int
     run_as: str | None  # the system user the server runs as, when we are root
+    durable: bool = False  # a crash keeps every acknowledged commit (fault benchmarks)
     started_s: float = 0.0  # how long initdb + start took
     _names: set[str] = field(default_factory=set)
     _stopped: bool = False
@@ -97,6 +99,19 @@ class PgCluster:
             conn.execute(f'CREATE DATABASE "{dbname}"')
         self._names.add(dbname)
         return self.url(dbname)
+
+    def _start(self, check: bool = True) -> subprocess.CompletedProcess[str]:
+        settings = SETTINGS | DURABLE if self.durable else SETTINGS
+        opts = " ".join(f"-c {k}={v}" for k, v in settings.items())
+        opts += f" -p {self.port} -k {self.socket_dir}"
+        start = ["-D", str(self.data_dir), "-l", str(self.log_file), "-o", opts]
+        return _run(self, "pg_ctl", *start, "-w", "-t", "60", "start", check=check)
+
+    def restart(self, down_s: float = 0.0) -> None:
+        """Crash the server (immediate stop, no checkpoint), stay down, start it on its port."""
+        _run(self, "pg_ctl", "-D", str(self.data_dir), "-m", "immediate", "-w", "stop")
+        time.sleep(down_s)
+        self._start()
 
     def stop(self) -> None:
         """Stop the server at once and remove its files; safe to call twice."""
@@ -145,8 +160,9 @@ def _owner_for_root() -> str | None:
     return "postgres"
 
 
-def start_cluster(attempts: int = 3) -> PgCluster:
-    """initdb a fresh cluster in a temp dir and start it on a free loopback port."""
+def start_cluster(attempts: int = 3, durable: bool = False) -> PgCluster:
+    """initdb a fresh cluster in a temp dir and start it on a free loopback port; `durable`
+    keeps PostgreSQL's crash safety (fsync, synchronous commit), which tests trade for speed."""
     bin_dir = find_bin_dir()
     run_as = _owner_for_root()
     t0 = time.monotonic()
@@ -155,18 +171,14 @@ def start_cluster(attempts: int = 3) -> PgCluster:
     if run_as:
         user = pwd.getpwnam(run_as)
         os.chown(root, user.pw_uid, user.pw_gid)
-    cluster = PgCluster(root=root, bin_dir=bin_dir, port=0, run_as=run_as)
+    cluster = PgCluster(root=root, bin_dir=bin_dir, port=0, run_as=run_as, durable=durable)
     atexit.register(cluster.stop)
     try:
         initdb = ["-D", str(cluster.data_dir), "-U", SUPERUSER, "--auth=trust", "-E", "UTF8"]
         _run(cluster, "initdb", *initdb, "--locale=C", "--no-sync")
         for attempt in range(attempts):
             cluster.port = free_port()
-            opts = " ".join(f"-c {k}={v}" for k, v in SETTINGS.items())
-            opts += f" -p {cluster.port} -k {cluster.socket_dir}"
-            start = ["-D", str(cluster.data_dir), "-l", str(cluster.log_file), "-o", opts]
-            last = attempt == attempts - 1
-            proc = _run(cluster, "pg_ctl", *start, "-w", "-t", "60", "start", check=last)
+            proc = cluster._start(check=attempt == attempts - 1)
             if proc.returncode == 0:
                 break
     except BaseException:
