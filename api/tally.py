@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sipantau.api.errors import ApiError
-from sipantau.api.models import Kecamatan, Kelurahan, Race, Submission, Tps
+from sipantau.api.models import Event, Kecamatan, Kelurahan, Race, Submission, Tps
 from sipantau.api.rules import ALL_RACES, race_fields
 from sipantau.api.views import latest_values_of
 from sipantau.templates.registry import all_templates
@@ -45,9 +46,39 @@ def _race(session: Session, race: str) -> Race:
     return row
 
 
-def tps_states(session: Session, race: str) -> tuple[Race, list[TpsState]]:
-    """Every TPS of the election with its current report for `race`."""
-    r = _race(session, race)
+@dataclass(frozen=True)
+class RaceInfo:
+    id: str
+    short: str
+    paslon: list[str]
+
+
+_cache: OrderedDict[tuple[str, str, int], tuple[RaceInfo, list[TpsState]]] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def tps_states(session: Session, race: str) -> tuple[RaceInfo, list[TpsState]]:
+    """Every TPS of the election with its current report for `race`. Every change to a
+    submission adds an event and none is ever deleted, so the number of events keys an exact
+    per-process cache (a count, not the newest id: ids can commit out of order): a dashboard's
+    several reads rebuild the states once, and never serve stale ones."""
+    version = session.scalar(select(func.count(Event.id))) or 0
+    key = (str(session.get_bind().engine.url), race, int(version))
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    built = _build_states(session, race)
+    with _cache_lock:
+        _cache[key] = built
+        while len(_cache) > 8:
+            _cache.popitem(last=False)
+    return built
+
+
+def _build_states(session: Session, race: str) -> tuple[RaceInfo, list[TpsState]]:
+    row = _race(session, race)
+    r = RaceInfo(row.id, row.short, list(row.paslon))
     rows = session.execute(
         select(Tps, Kelurahan, Kecamatan)
         .join(Kelurahan, Kelurahan.code == Tps.kelurahan_code)
@@ -114,7 +145,7 @@ def _in(st: TpsState, level: str, parent: str | None) -> bool:
 
 def _grouped(
     session: Session, race: str, level: str, parent: str | None
-) -> tuple[Race, dict[tuple[str, str], list[TpsState]], list[TpsState]]:
+) -> tuple[RaceInfo, dict[tuple[str, str], list[TpsState]], list[TpsState]]:
     """The TPS under `parent`, grouped by region at `level`, and all of them."""
     if level not in LEVELS:
         raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")

@@ -1,0 +1,204 @@
+"""What the review screens decide, without Streamlit: which fields need eyes, in what order,
+how typed text becomes values, and the approve / send-back sequence over the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from sipantau.review_ui.client import Api, ApiFailure
+
+STATUS_LABELS = {
+    "queued": "menunggu dibaca",
+    "reading": "sedang dibaca",
+    "rejected": "foto ditolak",
+    "review": "perlu diperiksa",
+    "verified": "terverifikasi",
+    "sent_back": "dikembalikan ke pemantau",
+    "superseded": "diganti foto baru",
+}
+EVENT_LABELS = {
+    "uploaded": "foto diunggah",
+    "read": "dibaca mesin",
+    "rejected": "foto ditolak",
+    "read_failed": "gagal dibaca",
+    "flagged": "ditandai",
+    "unverified": "dibatalkan verifikasinya",
+    "claimed": "diambil untuk diperiksa",
+    "corrected": "dikoreksi",
+    "approved": "disetujui",
+    "sent_back": "dikembalikan ke pemantau",
+    "superseded": "diganti foto baru",
+}
+
+
+class ValueInvalid(ValueError):
+    """Typed text that is not a number 0-999; `message` is shown next to the field."""
+
+    code = "invalid_value"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+@lru_cache(maxsize=16)
+def field_labels(template_id: str | None) -> dict[str, str]:
+    """Field name -> its printed label on the form (the name itself when the form is unknown)."""
+    if not template_id:
+        return {}
+    from sipantau.templates.registry import all_templates
+
+    template = all_templates().get(template_id)
+    return {f.name: f.label or f.name for f in template.fields} if template else {}
+
+
+def label_of(template_id: str | None, name: str) -> str:
+    return field_labels(template_id).get(name, name)
+
+
+def flagged_fields(sub: dict[str, Any], checked: dict[str, Any] | None = None) -> list[str]:
+    """Fields a person must look at: the likely culprits (a suggestion, or nothing readable)
+    first, then the others the broken rules touch, each group in the form's order.
+
+    `checked` is a `/check` answer on the form's current values: fields that break the
+    desk's rules (DPT) are flagged there even when the reader was sure of them."""
+    fields = sub.get("fields") or {}
+    desk = (checked or {}).get("fields") or {}
+    flagged = [
+        n
+        for n, f in fields.items()
+        if f.get("status") != "ok" or desk.get(n, {}).get("status") == "review"
+    ]
+
+    def culprit(name: str) -> int:
+        f = fields[name]
+        return 0 if f.get("suggestion") is not None or f.get("value") is None else 1
+
+    return sorted(flagged, key=culprit)  # stable: the form's order within each group
+
+
+def parse_value(text: str) -> int | None:
+    """`"109"` -> 109, `""` -> None (left empty); raises `ValueInvalid` otherwise."""
+    text = text.strip()
+    if not text:
+        return None
+    if not text.isdigit():
+        raise ValueInvalid("isi dengan angka 0-999 saja")
+    value = int(text)
+    if value > 999:
+        raise ValueInvalid("angka paling besar 999")
+    return value
+
+
+def as_text(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def typed_values(typed: dict[str, str]) -> tuple[dict[str, int | None], dict[str, str]]:
+    """Parsed values and, apart, the error message of each field that does not parse."""
+    values: dict[str, int | None] = {}
+    errors: dict[str, str] = {}
+    for name, text in typed.items():
+        try:
+            values[name] = parse_value(text)
+        except ValueInvalid as exc:
+            errors[name] = exc.message
+    return values, errors
+
+
+def changes(current: dict[str, int | None], values: dict[str, int | None]) -> dict[str, int]:
+    """The values that differ from the form's current version (empty ones are never sent)."""
+    return {n: v for n, v in values.items() if v is not None and current.get(n) != v}
+
+
+def check(api: Api, sub_id: int, values: dict[str, int | None]) -> dict[str, Any]:
+    """The form's rules re-checked with `values` overlaid; nothing is saved."""
+    return api.post(f"/submissions/{sub_id}/check", {"values": values})
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the reviewer decided about one form."""
+
+    values: dict[str, int | None]
+    accept_problems: bool = False
+    reason: str = ""
+
+
+def approve(api: Api, sub: dict[str, Any], decision: Decision) -> dict[str, Any]:
+    """Save the corrections as a new version (when any), then approve; the approved form.
+
+    Raises `ApiFailure` (e.g. 409 while a rule still fails without `accept_problems`)."""
+    if decision.accept_problems and len(decision.reason.strip()) < 3:
+        raise ApiFailure(
+            422, "invalid_request", "tulis alasan mengapa formulir disetujui apa adanya"
+        )
+    changed = changes(sub.get("values") or {}, decision.values)
+    if changed:
+        api.post(
+            f"/submissions/{sub['id']}/corrections",
+            {"values": changed, "reason": decision.reason or "koreksi pemeriksa"},
+        )
+    body: dict[str, Any] = {"reason": decision.reason.strip()}
+    if decision.accept_problems:
+        body["accept_problems"] = True
+    return api.post(f"/submissions/{sub['id']}/approve", body)
+
+
+def send_back(api: Api, sub_id: int, reason: str) -> dict[str, Any]:
+    """Return the form to its monitor for a new photo, with the reason they will read."""
+    if len(reason.strip()) < 3:
+        raise ApiFailure(422, "invalid_request", "tulis alasan untuk pemantau (minimal 3 huruf)")
+    return api.post(f"/submissions/{sub_id}/send-back", {"reason": reason.strip()})
+
+
+def claim_next(api: Api, kecamatan: str | None = None, race: str | None = None) -> dict | None:
+    """The next waiting form, now held for this reviewer; None when the queue is empty."""
+    body = {k: v for k, v in (("kecamatan", kecamatan), ("race", race)) if v}
+    return api.post("/review/claim", body)
+
+
+def version_changes(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per version: who, when, why, and each value that changed from the one before."""
+    rows: list[dict[str, Any]] = []
+    before: dict[str, Any] = {}
+    for v in versions:
+        now = v.get("values") or {}
+        diff = [
+            f"{name}: {as_text(before.get(name)) or '-'} → {as_text(now.get(name)) or '-'}"
+            for name in now
+            if before and before.get(name) != now.get(name)
+        ]
+        rows.append(
+            {
+                "versi": v["version"],
+                "waktu": v["at"],
+                "oleh": v["by"],
+                "sumber": v.get("source", ""),
+                "alasan": v.get("reason") or "",
+                "perubahan": "; ".join(diff) if before else "bacaan pertama",
+                "aturan dilanggar": "; ".join(v.get("problems") or []),
+            }
+        )
+        before = now
+    return rows
+
+
+def event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Events as table rows with their kind in words and the detail flattened."""
+    rows = []
+    for e in events:
+        detail = e.get("detail") or {}
+        text = "; ".join(f"{k}: {v}" for k, v in detail.items() if v not in (None, "", {}, []))
+        kind = e["kind"]
+        rows.append(
+            {
+                "waktu": e["at"],
+                "oleh": e["by"],
+                "kejadian": EVENT_LABELS.get(kind, kind),
+                "rincian": text,
+            }
+        )
+    return rows

@@ -1,0 +1,251 @@
+"""The reviewer's screens (queue, review, history) with Streamlit's AppTest against a real
+`sipantau serve --demo` (sample photos read by real workers, SQLite), plus their plain logic."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from sipantau.review_ui import review_logic as logic
+from sipantau.review_ui.figures import FigureError, draw_boxes
+from sipantau.review_ui.keys import focus_script
+from sipantau.review_ui.launch import api_url_for, ui_command
+from tests.conftest import _or_fail
+from tests.service import LiveService
+
+APP = str(Path(__file__).resolve().parents[1] / "review_ui" / "app.py")
+TIMEOUT = 60
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory):
+    """The demo service with its sample photos, every photo read before the tests start."""
+    tmp = tmp_path_factory.mktemp("review_ui")
+    svc = LiveService(tmp, f"sqlite:///{tmp / 'sipantau.db'}", workers=2, demo=True)
+    _or_fail(svc.start)
+    admin = _login(svc, "admin")
+    deadline = time.monotonic() + 120
+    while True:
+        items = admin.get("/submissions", params={"limit": 100}).json()["items"]
+        if len(items) >= 7 and all(s["status"] not in ("queued", "reading") for s in items):
+            break
+        assert time.monotonic() < deadline, f"samples not read: {items}\n{svc.log_tail()}"
+        time.sleep(0.5)
+    yield svc
+    svc.stop()
+
+
+def _password(svc: LiveService, username: str) -> str:
+    users = svc.demo_credentials()["users"]
+    return next(u["password"] for u in users if u["username"] == username)
+
+
+def _login(svc: LiveService, username: str) -> httpx.Client:
+    return svc.login(username, _password(svc, username))
+
+
+def _app(svc: LiveService, username: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The app logged in as `username` through the login page."""
+    monkeypatch.setenv("SIPANTAU_API_URL", svc.api)
+    st.cache_resource.clear()  # the cached httpx client must point at this service
+    st.cache_data.clear()
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at.text_input[0].input(username)
+    at.text_input[1].input(_password(svc, username))
+    at.button[0].click().run()
+    assert at.session_state["user"]["username"] == username, [e.value for e in at.error]
+    return at
+
+
+def _texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [e.value for e in at.error]
+    parts += [s.value for s in at.success] + [i.value for i in at.info]
+    parts += [w.value for w in at.warning] + [c.value for c in at.caption]
+    return "\n".join(str(p) for p in parts)
+
+
+def _button(at: AppTest, label: str) -> Any:
+    return next(b for b in at.button if b.label == label)
+
+
+def _review_waiting(svc: LiveService) -> list[dict[str, Any]]:
+    return _login(svc, "admin").get("/review/queue").json()["items"]
+
+
+# --- plain logic ---
+
+
+def test_parse_value_accepts_0_to_999_and_explains_the_rest() -> None:
+    assert logic.parse_value(" 109 ") == 109 and logic.parse_value("") is None
+    for bad, why in (("1o9", "angka 0-999"), ("1000", "999"), ("-3", "angka 0-999")):
+        with pytest.raises(logic.ValueInvalid) as exc:
+            logic.parse_value(bad)
+        assert why in exc.value.message and exc.value.code == "invalid_value"
+    values, errors = logic.typed_values({"a": "12", "b": "x", "c": ""})
+    assert values == {"a": 12, "c": None} and list(errors) == ["b"]
+    assert logic.changes({"a": 12, "c": 4}, {"a": 12, "c": None, "d": 7}) == {"d": 7}
+
+
+def test_flagged_fields_put_likely_culprits_first_in_form_order() -> None:
+    sub = {
+        "fields": {
+            "a": {"status": "review", "value": 5, "suggestion": None},
+            "b": {"status": "ok", "value": 5, "suggestion": None},
+            "c": {"status": "review", "value": 104, "suggestion": 109},
+            "d": {"status": "review", "value": None, "suggestion": None},
+            "e": {"status": "review", "value": 3, "suggestion": None},
+        }
+    }
+    assert logic.flagged_fields(sub) == ["c", "d", "a", "e"]
+
+
+def test_version_changes_say_who_changed_what() -> None:
+    rows = logic.version_changes(
+        [
+            {"version": 1, "at": "t1", "by": "mesin", "values": {"x": 104, "y": 3}},
+            {"version": 2, "at": "t2", "by": "reviewer1", "values": {"x": 109, "y": 3}},
+        ]
+    )
+    assert rows[0]["perubahan"] == "bacaan pertama"
+    assert rows[1]["perubahan"] == "x: 104 → 109" and rows[1]["oleh"] == "reviewer1"
+
+
+def test_focus_script_names_the_fields_in_order_and_the_first_focus() -> None:
+    html = focus_script(['Suara "sah"', "B"], 'Suara "sah"', "7-0")
+    assert '["Suara \\"sah\\"", "B"]' in html and "window.parent" in html and "7-0" in html
+    assert focus_script(["A"], "A", "1-0") != focus_script(["A"], "A", "2-0")
+
+
+def test_draw_boxes_marks_flagged_fields_and_refuses_junk() -> None:
+    import cv2
+    import numpy as np
+
+    ok, page = cv2.imencode(".jpg", np.full((200, 300, 3), 255, np.uint8))
+    fields = {"a": {"box": [10, 10, 50, 40]}, "b": {"box": [100, 100, 50, 40]}}
+    out = cv2.imdecode(np.frombuffer(draw_boxes(page.tobytes(), fields, ["b"]), np.uint8), 1)
+    assert out[100, 125, 2] > 150 and out[100, 125, 0] < 100  # red edge on the flagged box
+    assert out[10, 35, 1] > out[10, 35, 2]  # green edge on the other
+    with pytest.raises(FigureError):
+        draw_boxes(b"not a jpeg", fields)
+
+
+def test_ui_launch_points_the_app_at_the_api() -> None:
+    assert api_url_for("0.0.0.0", 8000) == "http://127.0.0.1:8000/api/v1"
+    cmd = ui_command("127.0.0.1", 8765)
+    assert cmd[1:4] == ["-m", "streamlit", "run"] and cmd[4].endswith("review_ui/app.py")
+    assert cmd[cmd.index("--server.port") + 1] == "8765"
+
+
+# --- the pages, against the live service (tests run in order: they share its queue) ---
+
+
+def _take(at: AppTest) -> int:
+    _button(at, "Ambil formulir berikutnya").click().run()
+    assert not at.exception, at.exception
+    return int(at.session_state["claimed_id"])
+
+
+def test_queue_shows_counts_oldest_first_and_filters_by_race(live, monkeypatch) -> None:
+    at = _app(live, "reviewer1", monkeypatch)
+    assert at.title[0].value == "Antrean periksa"
+    want = _login(live, "reviewer1").get("/review/queue").json()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics == {
+        "Menunggu": str(want["counts"]["waiting"]),
+        "Sedang diperiksa": str(want["counts"]["in_review"]),
+        "Selesai": str(want["counts"]["done"]),
+    }
+    table = at.dataframe[0].value
+    assert list(table["#"]) == sorted(s["id"] for s in want["items"]) and len(table) >= 4
+    at.selectbox(key="q_race").select("gubernur").run()
+    table = at.dataframe[0].value
+    assert set(table["pemilihan"]) <= {"gubernur", "semua"} and len(table) >= 2
+
+
+def test_two_reviewers_never_get_the_same_form(live, monkeypatch) -> None:
+    first = _app(live, "reviewer1", monkeypatch)
+    a = _take(first)
+    assert first.title[0].value == "Periksa formulir"  # the review page opened on it
+    assert a == min(s["id"] for s in _review_waiting(live))  # the oldest
+    second = _app(live, "reviewer2", monkeypatch)
+    b = _take(second)
+    assert b != a
+    second.session_state["claimed_id"] = a  # reviewer2 tries reviewer1's form anyway
+    second.run()
+    _button(second, "Setujui").click().run()
+    assert any("sedang diperiksa petugas lain" in e.value for e in second.error)
+    assert _login(live, "admin").get(f"/submissions/{a}").json()["status"] == "review"
+
+
+def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> None:
+    at = _app(live, "reviewer1", monkeypatch)
+    sub_id = _take(at)  # reviewer1 still holds the oldest: the blanko with 104 for 109
+    sub = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    assert sub["template"] == "sipantau-blanko"
+    culprit = logic.flagged_fields(sub)[0]
+    assert sub["fields"][culprit]["suggestion"] is not None
+    box = at.text_input(key=f"val_{sub_id}_{culprit}")
+    assert at.text_input[0].key == box.key  # the culprit comes first (it gets the focus)
+    box.input("1x").run()
+    assert "angka 0-999" in _texts(at)
+    box.input(str(sub["fields"][culprit]["value"] + 1)).run()
+    assert any("Aturan yang masih dilanggar" in e.value for e in at.error)
+    truth = sub["fields"][culprit]["suggestion"]
+    box.input(str(truth)).run()
+    assert any("Semua aturan terpenuhi" in s.value for s in at.success)
+    _button(at, "Setujui").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Formulir #{sub_id}" in s.value for s in at.success)
+    assert at.session_state["claimed_id"] != sub_id  # the next form was taken at once
+    done = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    assert done["status"] == "verified" and done["values"][culprit] == truth
+    assert done["version"] == 2
+
+
+def test_approving_a_broken_form_needs_the_paper_reason(live, monkeypatch) -> None:
+    at = _app(live, "reviewer2", monkeypatch)
+    sub_id = _take(at)
+    _button(at, "Setujui").click().run()
+    assert any("aturan yang dilanggar" in e.value for e in at.error), _texts(at)
+    admin = _login(live, "admin")
+    assert admin.get(f"/submissions/{sub_id}").json()["status"] == "review"
+    at.checkbox(key="accept_problems").check().run()
+    at.text_input(key="accept_reason").input("DPT di kertas memang ditulis lain").run()
+    _button(at, "Setujui").click().run()
+    assert admin.get(f"/submissions/{sub_id}").json()["status"] == "verified"
+    events = admin.get(f"/submissions/{sub_id}/history").json()["events"]
+    assert events[-1]["kind"] == "approved" and "DPT di kertas" in events[-1]["detail"]["reason"]
+
+
+def test_send_back_needs_a_reason_for_the_monitor(live, monkeypatch) -> None:
+    at = _app(live, "reviewer2", monkeypatch)
+    sub_id = _take(at)
+    _button(at, "Kembalikan ke pemantau").click().run()
+    assert any("tulis alasan" in e.value for e in at.error)
+    at.text_input(key=f"back_{sub_id}").input("foto terpotong, ulangi").run()
+    _button(at, "Kembalikan ke pemantau").click().run()
+    sent = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    assert sent["status"] == "sent_back" and "foto terpotong" in sent["message"]
+
+
+def test_history_shows_every_version_and_event(live, monkeypatch) -> None:
+    verified = [
+        s for s in _login(live, "admin").get("/submissions").json()["items"] if s["version"] > 1
+    ]
+    assert verified, "the review test above corrected a form"
+    sub_id = verified[0]["id"]
+    at = _app(live, "pimpinan", monkeypatch)
+    at.switch_page("app_pages/history.py").run()
+    at.number_input[0].set_value(sub_id).run()
+    assert not at.exception, at.exception
+    versions, events = at.dataframe[0].value, at.dataframe[1].value
+    assert list(versions["versi"]) == [1, 2]
+    assert list(versions["oleh"]) == ["mesin", "reviewer1"]
+    assert "→" in versions["perubahan"].iloc[1]
+    assert {"foto diunggah", "dikoreksi", "disetujui"} <= set(events["kejadian"])

@@ -1,0 +1,135 @@
+"""End to end in headless chromium against `sipantau serve --demo` with its UI: a reviewer
+corrects the one misread number of a form and approves it by keyboard; leadership's
+dashboard totals then grow by exactly that form's true values.
+
+The form is made here by the samples generator (seed 77, form 34: Wali Kota paslon 1 is 29,
+written so that the reader takes it for 24 and R5 breaks). Keystrokes are counted from the
+review page showing the form; the time from the first key to "disetujui" is printed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from sipantau.review_ui.review_logic import flagged_fields
+from sipantau.samples.make import make_one
+from sipantau.templates.registry import get_template
+from tests.conftest import _or_fail
+from tests.pg import free_port
+from tests.service import LiveService
+
+TPS = "1673011001-001"  # DPT 593 in the demo election
+SEED, INDEX = 77, 34
+
+
+def _wait_ui(url: str, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"the review UI at {url} did not answer in {timeout_s:g} s")
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory):
+    tmp = tmp_path_factory.mktemp("e2e")
+    live = LiveService(
+        tmp, f"sqlite:///{tmp / 'sipantau.db'}", demo=True, samples=False, ui_port=free_port()
+    )
+    _or_fail(live.start)
+    assert live.ui_url is not None
+    _or_fail(lambda: _wait_ui(live.ui_url))
+    yield live
+    live.stop()
+
+
+def _password(svc: LiveService, username: str) -> str:
+    return next(u["password"] for u in svc.demo_credentials()["users"] if u["username"] == username)
+
+
+def _upload_misread_form(svc: LiveService, tmp: Path) -> tuple[dict[str, Any], dict[str, int]]:
+    """Send the generated photo as the TPS's monitor; (its submission once read, the truth)."""
+    record = make_one(get_template("sipantau-blanko"), INDEX, TPS, "careful", SEED, 0.0, tmp)
+    monitor = svc.login(f"tps-{TPS}", _password(svc, f"tps-{TPS}"))
+    r = monitor.post(
+        "/submissions",
+        params={"wait": 20},
+        data={"tps": TPS, "race": "semua"},
+        files={"photo": ("form.jpg", (tmp / record["photo"]).read_bytes(), "image/jpeg")},
+    )
+    assert r.status_code == 201, r.text
+    return r.json(), record["fields"]
+
+
+def _log_in(page: Any, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("Nama pengguna").fill(username)
+    page.get_by_label("Kata sandi").fill(password)
+    page.get_by_role("button", name="Masuk").click()
+
+
+def _paslon_metrics(page: Any, race: dict[str, Any]) -> dict[str, int]:
+    """The dashboard's per-paslon metrics ("Paslon 1": "1.234") for `race`."""
+    page.get_by_label("Pemilihan").click()
+    page.get_by_role("option", name=race["name"]).click()
+    page.get_by_role("button", name="Muat ulang").click()
+    page.get_by_text("Suara terverifikasi").wait_for()
+    page.wait_for_timeout(1500)  # the rerun settles
+    out = {}
+    for metric in page.locator('[data-testid="stMetric"]').all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        if label in race["paslon"]:
+            value = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+            out[label] = int(value.replace(".", ""))
+    return out
+
+
+def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
+    svc: LiveService, browser, tmp_path: Path
+) -> None:
+    sub, truth = _upload_misread_form(svc, tmp_path)
+    assert sub["status"] == "review", sub
+    culprit = flagged_fields(sub)[0]
+    assert culprit == "wako_paslon_1" and sub["fields"][culprit]["value"] != truth[culprit], sub
+    boss_api = svc.login("pimpinan", _password(svc, "pimpinan"))
+    races = {r["id"]: r for r in boss_api.get("/election").json()["races"]}
+
+    boss = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    _log_in(boss, svc.ui_url, "pimpinan", _password(svc, "pimpinan"))
+    boss.get_by_role("link", name="Dasbor hasil").click(timeout=30000)
+    boss.get_by_role("heading", name="Dasbor hasil hitung cepat").wait_for(timeout=30000)
+    before = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
+
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    _log_in(page, svc.ui_url, "reviewer1", _password(svc, "reviewer1"))
+    page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
+    page.keyboard.press("Alt+N")
+    page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
+    page.wait_for_function(
+        "(v) => document.activeElement && document.activeElement.value === v",
+        arg=str(sub["fields"][culprit]["value"]),
+    )
+    keys = [*str(truth[culprit]), "Control+Enter"]
+    start = time.monotonic()
+    for key in keys:
+        page.keyboard.press(key)
+    page.get_by_text(f"Formulir #{sub['id']} (TPS {TPS}) disetujui.").wait_for(timeout=20000)
+    seconds = time.monotonic() - start
+    print(f"\nreview of a form with one misread field: {len(keys)} keystrokes, {seconds:.2f} s")
+    assert len(keys) == 3
+
+    after = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
+    for race, prefix in (("gubernur", "gub"), ("walikota", "wako")):
+        grew = {name: after[race][name] - before[race][name] for name in before[race]}
+        names = races[race]["paslon"]
+        want = {name: truth[f"{prefix}_paslon_{i}"] for i, name in enumerate(names, 1)}
+        assert grew == want, (race, before[race], after[race])
