@@ -17,7 +17,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sipantau.api.context import Context
 from sipantau.api.errors import ApiError
-from sipantau.api.routes import admin, auth, reports, results, review, submissions
+from sipantau.api.logs import setup_logging
+from sipantau.api.routes import admin, auth, ops, reports, results, review, submissions
 from sipantau.api.settings import ServiceSettings
 
 log = logging.getLogger("sipantau.api")
@@ -72,6 +73,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        setup_logging(settings.log_format)  # any launcher: after uvicorn set up its loggers
         yield
         if on_shutdown is not None:
             on_shutdown()
@@ -123,10 +125,6 @@ def create_app(
     for module in (auth, submissions, review, results, reports, admin):
         app.include_router(module.router, prefix=PREFIX)
 
-    @app.get(f"{PREFIX}/health", tags=["ops"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
-
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/m/", include_in_schema=False)
@@ -138,4 +136,5 @@ def create_app(
         return RedirectResponse("/m/")
 
     app.add_middleware(BodyLimit, limit=settings.max_upload_bytes + 1_000_000)
+    ops.install(app)  # health, ready, /metrics; request log + metrics middleware outermost
     return app

@@ -73,12 +73,18 @@ def serve(
     workers: int,
     demo: bool,
     samples: bool,
+    ui_port: int | None = None,
 ) -> int:
+    """Run until SIGTERM; `ui_port` also starts the review UI (Streamlit) there, stopped
+    with the rest."""
     import uvicorn
 
     from sipantau.api.app import create_app
     from sipantau.api.context import Context
     from sipantau.api.db import migrate
+    from sipantau.api.logs import setup_logging
+
+    setup_logging(settings.log_format)
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
@@ -102,10 +108,22 @@ def serve(
     if demo and samples:
         print(f"Foto contoh dikirim: {demo_data.submit_samples(ctx)} baru", flush=True)
     print(f"sipantau: http://{host}:{port}/m/ (pemantau), http://{host}:{port}/api/v1/docs")
+    stop = pool.stop
+    if ui_port is not None:
+        from sipantau.review_ui.launch import UiProcess, api_url_for
+
+        ui = UiProcess.start(api_url_for(host, port), host, ui_port)
+        print(f"sipantau: http://{host}:{ui_port}/ (posko: pemeriksa, pimpinan)", flush=True)
+
+        def stop() -> None:
+            pool.stop()
+            ui.stop()
+
     try:
         # uvicorn re-raises SIGTERM after its shutdown, so the workers are stopped from the
         # app's shutdown hook, which runs before that; `finally` covers a failed start.
-        uvicorn.run(create_app(settings, pool.stop), host=host, port=port, log_level="info")
+        app = create_app(settings, stop)  # logs: ours (api/logs.py), not uvicorn's
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, access_log=False)
     finally:
-        pool.stop()
+        stop()
     return 0

@@ -141,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(br)
     br.set_defaults(func=_bench)
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
+    bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
+    bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
 
     def where(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", type=Path, default=Path("data"), help="data folder (./data)")
@@ -171,7 +173,14 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--demo", action="store_true", help="demo election, accounts and photos")
     sv.add_argument("--no-samples", action="store_true", help="with --demo: send no photos")
     sv.add_argument("--no-ui", action="store_true", help="do not start the Streamlit app")
+    sv.add_argument("--ui-port", type=int, default=8501, help="review UI port (8501)")
     sv.set_defaults(func=_serve)
+
+    ui = sub.add_parser("ui", help="run only the posko's review UI (Streamlit) against an API")
+    ui.add_argument("--api", default="http://127.0.0.1:8000/api/v1", help="the API's URL")
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=8501)
+    ui.set_defaults(func=_ui)
 
     md = sub.add_parser("model", help="digit model").add_subparsers(dest="sub", required=True)
     md.add_parser(
@@ -185,7 +194,16 @@ def _serve(args: argparse.Namespace) -> int:
     from sipantau.api.settings import ServiceSettings
 
     settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
-    return serve(settings, args.host, args.port, args.workers, args.demo, not args.no_samples)
+    ui_port = None if args.no_ui else args.ui_port
+    return serve(
+        settings, args.host, args.port, args.workers, args.demo, not args.no_samples, ui_port
+    )
+
+
+def _ui(args: argparse.Namespace) -> int:
+    from sipantau.review_ui.launch import run_ui
+
+    return run_ui(args.api, args.host, args.port)
 
 
 def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
@@ -233,16 +251,20 @@ def _election_import(args: argparse.Namespace) -> int:
     return 0
 
 
+OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui"}  # `bench NAME` -> bench module
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"] and argv[1:2] not in (["reader"], ["service"]):
+    if argv[:1] == ["bench"] and argv[1:2] not in (["reader"], *([b] for b in OWN_OPTIONS)):
         argv.insert(1, "reader")  # `sipantau bench --count 300` keeps working
-    if argv[:2] == ["bench", "service"]:  # its options are the service benchmark's own
-        from sipantau.bench import service
+    if argv[:1] == ["bench"] and argv[1] in OWN_OPTIONS:  # options are the benchmark's own
+        import importlib
 
-        bp = argparse.ArgumentParser(prog="sipantau bench service")
-        service.add_arguments(bp)
-        return int(service.run(bp.parse_args(argv[2:])) or 0)
+        bench = importlib.import_module(f"sipantau.bench.{OWN_OPTIONS[argv[1]]}")
+        bp = argparse.ArgumentParser(prog=f"sipantau bench {argv[1]}", description=bench.__doc__)
+        bench.add_arguments(bp)
+        return int(bench.run(bp.parse_args(argv[2:])) or 0)
     if argv[:2] == ["model", "train"]:  # every option after it is the training script's
         from sipantau.ocr.training.train import main as train_main
 

@@ -72,7 +72,8 @@ class LiveService:
     """`sipantau serve` on a free loopback port, with its own data dir and logs under `tmp`.
 
     `demo` adds `--demo` (demo election and accounts) and, unless `samples=False`, the sample
-    photos; `job_lease_s` sets `SIPANTAU_JOB_LEASE_S`; `env` adds other variables.
+    photos; `job_lease_s` sets `SIPANTAU_JOB_LEASE_S`; `env` adds other variables;
+    `ui_port` also starts the review UI (Streamlit) there, at `ui_url` (default: `--no-ui`).
     """
 
     def __init__(
@@ -85,6 +86,7 @@ class LiveService:
         samples: bool = True,
         job_lease_s: float | None = None,
         env: dict[str, str] | None = None,
+        ui_port: int | None = None,
     ) -> None:
         self.tmp = tmp
         self.data_dir = tmp / "data"
@@ -95,6 +97,8 @@ class LiveService:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.api = f"{self.url}/api/v1"
+        self.ui_port = ui_port
+        self.ui_url = f"http://127.0.0.1:{ui_port}" if ui_port else None
         self.stdout_log = tmp / "serve.stdout.log"
         self.stderr_log = tmp / "serve.stderr.log"
         self.env = dict(os.environ, **(env or {}))
@@ -109,7 +113,8 @@ class LiveService:
     def command(self) -> list[str]:
         cmd = [str(sipantau_executable()), "serve", "--data", str(self.data_dir)]
         cmd += ["--database-url", self.database_url, "--host", "127.0.0.1"]
-        cmd += ["--port", str(self.port), "--workers", str(self.workers), "--no-ui"]
+        cmd += ["--port", str(self.port), "--workers", str(self.workers)]
+        cmd += ["--ui-port", str(self.ui_port)] if self.ui_port else ["--no-ui"]
         if self.demo:
             cmd += ["--demo"] if self.samples else ["--demo", "--no-samples"]
         return cmd
