@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import altair as alt
 import streamlit as st
 
 from sipantau.review_ui import board, session
@@ -123,7 +124,18 @@ def arrivals(race: str) -> None:
     if frame.empty:
         st.info("Belum ada laporan masuk.")
         return
-    st.line_chart(frame, height=260)
+    long = frame.reset_index().melt("Waktu (WIB)", var_name="Jenis", value_name="TPS")
+    chart = (
+        alt.Chart(long)
+        .mark_line(interpolate="step-after")
+        .encode(
+            x=alt.X("Waktu (WIB):T", axis=alt.Axis(format="%H:%M", title="Waktu (WIB)")),
+            y=alt.Y("TPS:Q", title="TPS (kumulatif)"),
+            color=alt.Color("Jenis:N", title=None, legend=alt.Legend(orient="bottom")),
+        )
+        .properties(height=260)
+    )
+    st.altair_chart(chart)
 
 
 def missing(race: str) -> None:
