@@ -27,7 +27,8 @@ from sipantau.bench import photoset
 from sipantau.bench.stack import Stack
 from sipantau.bench.stress_check import check_batch
 
-SCENARIOS = ("burst", "kill-worker", "restart-redis", "restart-postgres", "restart-api")
+FAULTS = ("kill-worker", "restart-redis", "restart-postgres", "restart-api")
+SCENARIOS = ("burst", *FAULTS, "all")  # all: every fault, one after another, in one batch
 
 
 @dataclass
@@ -91,9 +92,8 @@ def send(client: httpx.Client, s: Sent, data: bytes, token: str, deadline: float
     return s
 
 
-def _fault(stack: Stack, name: str) -> Callable[[], None] | None:
+def _fault(stack: Stack, name: str) -> Callable[[], None]:
     return {
-        "burst": None,
         "kill-worker": lambda: stack.kill_worker(0),
         "restart-redis": lambda: stack.redis.restart(down_s=2.0) if stack.redis else None,
         "restart-postgres": lambda: stack.pg.restart(down_s=2.0) if stack.pg else None,
@@ -101,17 +101,27 @@ def _fault(stack: Stack, name: str) -> Callable[[], None] | None:
     }[name]
 
 
+def _schedule(name: str, uploads: int) -> list[tuple[int, str]]:
+    """(after how many answered uploads, which fault): a third of the way in, or for `all`
+    each fault in turn from 15 % to 60 %."""
+    if name == "burst":
+        return []
+    if name == "all":
+        return [(max(1, uploads * (15 + 15 * i) // 100), f) for i, f in enumerate(FAULTS)]
+    return [(max(1, uploads // 3), name)]
+
+
 def run_batch(
     stack: Stack, name: str, photos: list[tuple[str, str, bytes]], args: argparse.Namespace
 ) -> dict[str, Any]:
-    """Upload every photo from `args.clients` clients, hurt the stack a third of the way in."""
+    """Upload every photo from `args.clients` clients, hurting the stack on `_schedule`."""
     token = stack.admin_token()
     deadline = time.monotonic() + args.timeout
     items = [Sent(tps, race, hashlib.sha256(data).hexdigest()) for tps, race, data in photos]
     data = {s.sha: d for s, (_, _, d) in zip(items, photos, strict=True)}
     local = threading.local()
     done = threading.Semaphore(0)
-    fault, fault_at = _fault(stack, name), None
+    faults: dict[str, float] = {}
 
     def one(s: Sent) -> Sent:
         if not hasattr(local, "client"):
@@ -123,11 +133,13 @@ def run_batch(
     t0 = time.monotonic()
     with ThreadPoolExecutor(max_workers=args.clients) as pool:
         futures = [pool.submit(one, s) for s in items]
-        if fault is not None:
-            for _ in range(max(1, len(items) // 3)):
+        answered = 0
+        for after, fault in _schedule(name, len(items)):
+            while answered < after:
                 done.acquire()
-            fault_at = time.monotonic() - t0
-            fault()
+                answered += 1
+            faults[fault] = round(time.monotonic() - t0, 2)
+            _fault(stack, fault)()
         sent = [f.result() for f in futures]
     acked_s = time.monotonic() - t0
     result = check_batch(stack, sent, t0_wall=time.time() - acked_s, deadline=deadline)
@@ -139,7 +151,7 @@ def run_batch(
         acked=sum(s.acked for s in sent),
         refused=[asdict(s) for s in sent if not s.acked][:5],
         retried=sum(s.attempts > 1 for s in sent),
-        fault_at_s=round(fault_at, 2) if fault_at is not None else None,
+        faults_at_s=faults,
         all_acked_s=round(acked_s, 2),
         ack_p50_s=round(statistics.median(acks), 3) if acks else None,
         ack_p95_s=round(statistics.quantiles(acks, n=20)[-1], 3) if len(acks) > 1 else None,
@@ -191,7 +203,7 @@ def report_line(r: dict[str, Any]) -> str:
         f"  acked {r['acked']}/{r['uploads']} (retried {r['retried']}), lost {r['lost']}, "
         f"read twice {r['read_twice']}, unread {r['unread']}, totals match {r['totals_match']}; "
         f"ack p50/p95 {r['ack_p50_s']}/{r['ack_p95_s']} s, all acked {r['all_acked_s']} s, "
-        f"all read {r['all_read_s']} s ({r['read_per_min']}/min); fault at {r['fault_at_s']} s; "
+        f"all read {r['all_read_s']} s ({r['read_per_min']}/min); faults at {r['faults_at_s']} s; "
         f"restarts {r['restarts']}; jobs retried {r['jobs_retried']}"
     )
 

@@ -32,5 +32,7 @@ def test_reduced_stress_run_keeps_every_invariant(tmp_path) -> None:
         assert r["totals_match"], r["totals"]
     kill = next(r for r in doc["results"] if r["scenario"] == "kill-worker")
     assert kill["restarts"]["worker"] >= 1
-    assert doc["results"][-1]["restarts"]["api"] == 1
+    every = next(r for r in doc["results"] if r["scenario"] == "all")
+    assert list(every["faults_at_s"]) == list(stress.FAULTS)
+    assert every["restarts"]["api"] == 2  # restart-api, then again in `all`
     assert code == 0
