@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from sipantau.api import jobs
+from sipantau.api import dispatch, jobs
 from sipantau.api.auth import Principal
 from sipantau.api.context import Context
 from sipantau.api.db import transaction
@@ -82,7 +82,7 @@ def accept(
                 )
                 s.add(sub)
                 s.flush()
-                jobs.enqueue(s, sub.id)
+                job_id = jobs.enqueue(s, sub.id).id
                 s.add(
                     Event(
                         submission_id=sub.id,
@@ -91,7 +91,9 @@ def accept(
                         detail={"bytes": len(data), "format": fmt, "size": [w, h]},
                     )
                 )
-                return Accepted(sub.id, True)
         except IntegrityError:
             continue  # a concurrent identical upload won the race; look again
+        # Committed: the upload is durable and its job recorded. A lost message only delays it.
+        dispatch.publish(ctx.settings, job_id)
+        return Accepted(sub.id, True)
     raise ApiError(409, "conflict", "kiriman bersamaan untuk foto yang sama; coba lagi")

@@ -31,6 +31,10 @@ class ServiceSettings(BaseSettings):
     # through a broker to workers on any number of machines. The database stays the record.
     job_backend: Literal["db", "celery"] = "db"
     broker_url: str = "redis://127.0.0.1:6379/0"
+    # celery: a queued job whose message may be lost (broker restarted, publish failed) is
+    # published again after this; every worker's sweeper looks every job_sweep_s.
+    job_republish_s: float = Field(30.0, gt=0)
+    job_sweep_s: float = Field(5.0, gt=0)
     # Photos: a local folder, or an S3-compatible object store shared by many machines.
     photo_store: Literal["local", "s3"] = "local"
     s3_endpoint_url: str | None = None

@@ -1,6 +1,7 @@
 """Background reading: a worker process claims jobs, reads photos, records the outcome.
 
-Run by `sipantau serve` (several at once) or alone with `python -m sipantau.api.worker`.
+Run by `sipantau serve` (several at once) or alone with `python -m sipantau.api.worker`; it
+polls the database, or with SIPANTAU_JOB_BACKEND=celery takes the broker's messages instead.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +21,7 @@ from sqlalchemy.orm import Session
 from sipantau.api import jobs
 from sipantau.api.context import Context
 from sipantau.api.db import transaction
+from sipantau.api.logs import setup_logging
 from sipantau.api.models import Event, Photo, Submission
 from sipantau.api.outcome import Flag, add_flag, record
 from sipantau.api.settings import ServiceSettings
@@ -52,8 +55,20 @@ class Worker:
     def run_once(self) -> bool:
         """Read one job if there is one; False when the queue was empty."""
         s = self.ctx.settings
+        return self._run(lambda db: jobs.claim(db, self.name, s.job_lease_s, s.job_max_attempts))
+
+    def run_job(self, job_id: int) -> bool:
+        """Read job `job_id` (a broker's message) if it can be claimed; False: done, held, spent."""
+        s = self.ctx.settings
+        return self._run(
+            lambda db: jobs.claim_by_id(db, job_id, self.name, s.job_lease_s, s.job_max_attempts)
+        )
+
+    def _run(self, take: Callable[[Session], jobs.Claim | None]) -> bool:
+        """Claim with `take`, read the photo, record the outcome: the same for both backends."""
+        s = self.ctx.settings
         with transaction(self.ctx.sessions) as session:
-            claim = jobs.claim(session, self.name, s.job_lease_s, s.job_max_attempts)
+            claim = take(session)
             if claim is None:
                 return False
             sub = session.get(Submission, claim.submission_id)
@@ -70,9 +85,7 @@ class Worker:
             if reading.page is not None:
                 ok, buf = cv2.imencode(".jpg", reading.page.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
                 if ok:
-                    write_durably(
-                        self.ctx.settings.derived_dir / f"{sub.id}-page.jpg", buf.tobytes()
-                    )
+                    self.ctx.store.put_derived(f"{sub.id}-page.jpg", buf.tobytes())
         except Exception as exc:  # a damaged photo on disk, a full disk: a person must look
             log.exception("job %d failed", claim.job_id)
             self._fail(claim, f"{type(exc).__name__}: {exc}")
@@ -144,14 +157,17 @@ def _give_to_person(session: Session, sub: Submission, error: str) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s"
-    )
+    setup_logging(ServiceSettings().log_format)  # text, or one JSON object a line
     cv2.setNumThreads(1)
     settings = ServiceSettings()
     pid_file = os.environ.get("SIPANTAU_WORKER_PID_FILE")
     if pid_file:
         write_durably(Path(pid_file), str(os.getpid()).encode())
+    if settings.job_backend == "celery":  # messages from the broker, same reading code
+        from sipantau.api.celery_app import run_worker
+
+        run_worker(settings)
+        return
     Worker(Context.create(settings)).run()
 
 

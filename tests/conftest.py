@@ -113,6 +113,20 @@ def service(service_db_url: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
+def redis_server():
+    """A throwaway redis-server (no persistence) for one module; fails (never skips) without one.
+
+    `redis_server.url` is its broker URL; `kill()` then `start()` is a crash that loses every
+    message it held.
+    """
+    from tests.redis_server import start_redis
+
+    server = _or_fail(start_redis, "redis-server is needed for these tests: ")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def browser():
     """Headless Debian chromium through Playwright, for one module."""
     from playwright.sync_api import sync_playwright

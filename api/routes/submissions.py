@@ -20,6 +20,7 @@ from sipantau.api.errors import ApiError, forbidden, not_found
 from sipantau.api.intake import accept
 from sipantau.api.models import Event, FormValues, Submission
 from sipantau.api.models import User as UserRow
+from sipantau.api.storage import PhotoMissing
 from sipantau.api.views import latest_reading, submission_view, submission_views
 
 router = APIRouter(tags=["submissions"])
@@ -118,10 +119,10 @@ def original_photo(sub_id: int, ctx: Ctx, user: User) -> Response:
 
 
 def _page(ctx: Context, sub_id: int) -> bytes:
-    path = ctx.settings.derived_dir / f"{sub_id}-page.jpg"
-    if not path.exists():
-        raise not_found("halaman yang diluruskan (foto belum atau tidak terbaca)")
-    return path.read_bytes()
+    try:
+        return ctx.store.get_derived(f"{sub_id}-page.jpg")
+    except PhotoMissing:
+        raise not_found("halaman yang diluruskan (foto belum atau tidak terbaca)") from None
 
 
 @router.get("/submissions/{sub_id}/page.jpg")
