@@ -23,6 +23,7 @@ from celery.exceptions import Reject
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from sipantau.api.dispatch import QUEUE, TASK, Publisher, Sweeper
+from sipantau.api.jobs import Unavailable
 from sipantau.api.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -94,8 +95,8 @@ def make_app(settings: ServiceSettings) -> Celery:
                 return True
             log.info("job %d not claimable (done, held or spent): message dropped", job_id)
             return False
-        except (OperationalError, InterfaceError) as exc:  # the database restarting, say
-            log.warning("job %d: database unreachable (%s); message handed back", job_id, exc)
+        except (OperationalError, InterfaceError, Unavailable) as exc:  # a restart, say
+            log.warning("job %d: %s; message handed back", job_id, exc)
             time.sleep(DB_DOWN_PAUSE_S)
             raise Reject(str(exc), requeue=True) from exc
 

@@ -22,6 +22,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from sipantau.api.models import Job, utcnow
 
 
+class Unavailable(RuntimeError):
+    """A service a worker needs (the photo store) is down: its job was handed back, not failed."""
+
+
 @dataclass(frozen=True)
 class Claim:
     """A job held by one worker until `attempt`'s lease ends."""
@@ -100,6 +104,22 @@ def finish(session: Session, claim: Claim, error: str | None = None) -> bool:
             Job.attempts == claim.attempt,
         )
         .values(state="failed" if error else "done", finished_at=utcnow(), error=error)
+    )
+    return result.rowcount == 1
+
+
+def release(session: Session, claim: Claim) -> bool:
+    """Hand a job back untried (the photo store was down, not the photo's fault): queued again
+    and the attempt not counted; only while this claim holds it."""
+    result = session.execute(
+        update(Job)
+        .where(
+            Job.id == claim.job_id,
+            Job.state == "running",
+            Job.owner == claim.owner,
+            Job.attempts == claim.attempt,
+        )
+        .values(state="queued", owner=None, lease_until=None, attempts=claim.attempt - 1)
     )
     return result.rowcount == 1
 

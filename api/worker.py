@@ -16,21 +16,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from sipantau.api import jobs
 from sipantau.api.context import Context
 from sipantau.api.db import transaction
-from sipantau.api.logs import setup_logging
+from sipantau.api.logs import log_context, setup_logging
 from sipantau.api.models import Event, Photo, Submission
 from sipantau.api.outcome import Flag, add_flag, record
 from sipantau.api.settings import ServiceSettings
-from sipantau.api.storage import write_durably
+from sipantau.api.storage import StoreUnavailable, write_durably
 from sipantau.ocr.fingerprint import bands, phash_bytes, to_signed
 from sipantau.ocr.pipeline import Reader
 from sipantau.ocr.types import FormReading
 
 log = logging.getLogger("sipantau.worker")
+DOWN_PAUSE_S = 1.0  # between tries while the database or the photo store is unreachable
 
 
 @dataclass
@@ -78,14 +80,24 @@ class Worker:
         log.info("job %d (submission %d) attempt %d", claim.job_id, sub.id, claim.attempt)
         if s.worker_hold_s:
             time.sleep(s.worker_hold_s)  # fault injection, for the kill tests
+        with log_context(job_id=claim.job_id, submission_id=claim.submission_id):
+            return self._read(claim, sha, sub.id)
+
+    def _read(self, claim: jobs.Claim, sha: str, sub_id: int) -> bool:
         try:
             data = self.ctx.store.get(sha)
             h = phash_bytes(data)
-            reading = self.reader.read(data, photo=f"kiriman-{sub.id}")
+            reading = self.reader.read(data, photo=f"kiriman-{sub_id}")
             if reading.page is not None:
                 ok, buf = cv2.imencode(".jpg", reading.page.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
                 if ok:
-                    self.ctx.store.put_derived(f"{sub.id}-page.jpg", buf.tobytes())
+                    self.ctx.store.put_derived(f"{sub_id}-page.jpg", buf.tobytes())
+        except StoreUnavailable as exc:  # not the photo's fault: hand it back, try again later
+            with transaction(self.ctx.sessions) as session:
+                sub = session.get(Submission, claim.submission_id)
+                if jobs.release(session, claim) and sub is not None:
+                    sub.status = "queued"
+            raise jobs.Unavailable(f"photo store: {exc.detail}") from exc
         except Exception as exc:  # a damaged photo on disk, a full disk: a person must look
             log.exception("job %d failed", claim.job_id)
             self._fail(claim, f"{type(exc).__name__}: {exc}")
@@ -140,11 +152,15 @@ class Worker:
         self.reader  # noqa: B018 - load the model before taking jobs
         log.info("worker %s ready", self.name)
         while not self.stopping:
-            if time.monotonic() - self._last_reap > 10:
-                self._last_reap = time.monotonic()
-                self.reap()
-            if not self.run_once():
-                time.sleep(self.ctx.settings.worker_poll_s)
+            try:
+                if time.monotonic() - self._last_reap > 10:
+                    self._last_reap = time.monotonic()
+                    self.reap()
+                if not self.run_once():
+                    time.sleep(self.ctx.settings.worker_poll_s)
+            except (jobs.Unavailable, OperationalError, InterfaceError) as exc:
+                log.warning("waiting %.0f s: %s", DOWN_PAUSE_S, exc)  # e.g. PostgreSQL restarting
+                time.sleep(DOWN_PAUSE_S)
 
     def _stop(self, *_: object) -> None:
         self.stopping = True

@@ -207,3 +207,33 @@ def test_migrations_build_exactly_the_models_schema(db_url: str) -> None:
     finally:
         engine.dispose()
     assert diff == [], diff
+
+
+class _DownStore:
+    """A photo store that cannot be reached, as S3 during an outage."""
+
+    def get(self, sha256: str) -> bytes:
+        from sipantau.api.storage import StoreUnavailable
+
+        raise StoreUnavailable("connect timeout")
+
+
+def test_a_store_outage_hands_the_job_back_uncounted(sessions, db_url: str, tmp_path: Path):
+    from sipantau.api.context import Context
+    from sipantau.api.worker import Worker
+
+    (sub_id,) = _submission(sessions)
+    ctx = Context.create(ServiceSettings(data_dir=tmp_path, database_url=db_url))
+    ctx.store = _DownStore()  # type: ignore[assignment]
+    worker = Worker(ctx, name="w1")
+    worker._reader = object()  # type: ignore[assignment]  # never reached: the photo is not
+    with pytest.raises(jobs.Unavailable):
+        worker.run_once()
+    with transaction(sessions) as s:
+        job = s.scalar(select(Job))
+        assert (job.state, job.attempts, job.owner) == ("queued", 0, None)
+        sub = s.get(Submission, sub_id)
+        assert (sub.status, sub.flags) == ("queued", [])  # waiting again, not sent to a person
+    with transaction(sessions) as s:
+        again = jobs.claim(s, "w2", lease_s=60, max_attempts=3)
+    assert again is not None and again.attempt == 1  # the outage cost no attempt
