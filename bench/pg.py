@@ -13,12 +13,13 @@ import os
 import pwd
 import re
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from sipantau.bench.procs import free_port
 
 INSTALL_HINT = "PostgreSQL server binaries (initdb, pg_ctl) not found: run `bash .ci/install`"
 SUPERUSER = "sipantau"
@@ -50,13 +51,6 @@ def find_bin_dir() -> Path:
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).parent
     raise PgUnavailable(INSTALL_HINT)
-
-
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

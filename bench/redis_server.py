@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from sipantau.bench.pg import free_port
+from sipantau.bench.procs import free_port
 
 INSTALL_HINT = "redis-server not found on PATH: run `bash .ci/install`"
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import signal
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -22,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from sipantau.bench.service import free_port
+from sipantau.bench import procs
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
@@ -35,35 +33,18 @@ LEADER_PAGES = (
 
 def start(data: Path) -> tuple[subprocess.Popen[bytes], str, str]:
     """`serve --demo` with the UI; (process, API URL, UI URL) once both answer."""
-    api_port, ui_port = free_port(), free_port()
-    cmd = [sys.executable, "-c", "import sys; from sipantau.cli import main; sys.exit(main())"]
-    cmd += ["serve", "--demo", "--data", str(data), "--port", str(api_port), "--workers", "1"]
-    cmd += ["--ui-port", str(ui_port)]
+    api_port, ui_port = procs.free_port(), procs.free_port()
+    cmd = [*procs.CLI, "serve", "--demo", "--data", str(data), "--port", str(api_port)]
+    cmd += ["--workers", "1", "--ui-port", str(ui_port)]
     log = (data.parent / "serve.log").open("wb")
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     api, ui = f"http://127.0.0.1:{api_port}/api/v1", f"http://127.0.0.1:{ui_port}"
-    deadline = time.monotonic() + 120
-    for url in (f"{api}/health", f"{ui}/_stcore/health"):
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"serve did not start; see {data.parent / 'serve.log'}")
-            try:
-                if httpx.get(url, timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
+    try:
+        procs.wait_http(f"{api}/health", 120, proc, interval_s=0.3)
+        procs.wait_http(f"{ui}/_stcore/health", 120, proc, interval_s=0.3)
+    except procs.NotAnswering as exc:
+        raise SystemExit(f"serve did not start ({exc}); see {data.parent / 'serve.log'}") from exc
     return proc, api, ui
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def prepare(api: str, creds: dict[str, str]) -> None:
@@ -177,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
         prepare(api, creds)
         take(ui, creds, args.out)
     finally:
-        stop(proc)
+        procs.stop(proc)
         shutil.rmtree(root, ignore_errors=True)
     return 0
 

@@ -20,7 +20,6 @@ import platform
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,7 +35,7 @@ from typing import Any
 
 import httpx
 
-from sipantau.bench import photoset
+from sipantau.bench import photoset, procs
 
 HOST = "127.0.0.1"
 API = "/api/v1"
@@ -98,12 +97,6 @@ class Server:
             yield c
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def _wait_ready(server: Server, workers: int, timeout: float = 180.0) -> None:
     """Health answers, the demo credentials are written and every worker has started."""
     deadline = time.monotonic() + timeout
@@ -142,9 +135,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 @contextmanager
 def start_server(data: Path, workers: int, database_url: str | None) -> Iterator[Server]:
     """`sipantau serve --demo --no-samples` on a free loopback port, until the block ends."""
-    port = free_port()
-    cmd = [sys.executable, "-c", "import sys; from sipantau.cli import main; sys.exit(main())"]
-    cmd += ["serve", "--data", str(data), "--host", HOST, "--port", str(port)]
+    port = procs.free_port()
+    cmd = [*procs.CLI, "serve", "--data", str(data), "--host", HOST, "--port", str(port)]
     cmd += ["--workers", str(workers), "--no-ui", "--demo", "--no-samples"]
     if database_url:
         cmd += ["--database-url", database_url]

@@ -15,27 +15,11 @@ from pathlib import Path
 
 import httpx
 
-from sipantau.bench.pg import PgCluster, free_port, start_cluster
+from sipantau.bench import procs
+from sipantau.bench.pg import PgCluster, start_cluster
 from sipantau.bench.redis_server import RedisServer, start_redis
 
 HOST = "127.0.0.1"
-CLI = [sys.executable, "-c", "import sys; from sipantau.cli import main; sys.exit(main())"]
-
-
-def _stop(
-    proc: subprocess.Popen[bytes] | None, sig: int = signal.SIGTERM, wait: float = 20
-) -> None:
-    """Signal a process group and wait; SIGKILL when it will not go."""
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, sig)
-        proc.wait(wait)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 @dataclass
@@ -95,7 +79,7 @@ class Stack:
         self.db_url = self.pg.create_database("stress")
         if self.backend == "celery":
             self.redis = start_redis()
-        self.port = free_port()
+        self.port = procs.free_port()
         self.start_api(first=True)
         self.procs = [None] * self.workers
         for slot in range(self.workers):
@@ -108,8 +92,8 @@ class Stack:
 
     def start_api(self, first: bool = False) -> None:
         """`sipantau serve` with no workers of its own: the API only (demo election on first)."""
-        cmd = [*CLI, "serve", "--data", str(self.data), "--host", HOST, "--port", str(self.port)]
-        cmd += ["--workers", "0", "--no-ui", "--demo", "--no-samples"]
+        cmd = [*procs.CLI, "serve", "--data", str(self.data), "--host", HOST]
+        cmd += ["--port", str(self.port), "--workers", "0", "--no-ui", "--demo", "--no-samples"]
         cmd += ["--database-url", self.db_url]
         with self._log("api") as out:  # type: ignore[attr-defined]
             self.api = subprocess.Popen(
@@ -118,21 +102,14 @@ class Stack:
         self.wait_api(240 if first else 60)
 
     def wait_api(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.api is not None and self.api.poll() is not None:
-                raise RuntimeError(f"the API exited {self.api.returncode}; see {self.root}/api.log")
-            try:
-                if httpx.get(f"{self.base}/api/v1/health", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
-        raise RuntimeError(f"the API did not answer in {timeout:.0f} s; see {self.root}/api.log")
+        try:
+            procs.wait_http(f"{self.base}/api/v1/health", timeout, self.api, interval_s=0.2)
+        except procs.NotAnswering as exc:
+            raise RuntimeError(f"the API: {exc}; see {self.root}/api.log") from exc
 
     def restart_api(self, down_s: float = 1.0) -> None:
         """SIGKILL the API mid-request, as a crash, and start it again on the same port."""
-        _stop(self.api, signal.SIGKILL)
+        procs.stop(self.api, signal.SIGKILL)
         time.sleep(down_s)
         self.restarts["api"] += 1
         self.start_api()
@@ -149,7 +126,7 @@ class Stack:
 
     def kill_worker(self, slot: int = 0) -> None:
         """SIGKILL one worker (its process group) mid-job; the supervisor restarts it."""
-        _stop(self.procs[slot], signal.SIGKILL)
+        procs.stop(self.procs[slot], signal.SIGKILL)
 
     def _watch(self) -> None:
         while not self._stopping:
@@ -165,8 +142,8 @@ class Stack:
         self._stopping = True
         with self._lock:
             for proc in self.procs:
-                _stop(proc)
-        _stop(self.api)
+                procs.stop(proc)
+        procs.stop(self.api)
         if self.redis is not None:
             self.redis.stop()
         if self.pg is not None:

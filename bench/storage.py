@@ -10,45 +10,17 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-import httpx
-
 from sipantau.api.storage import LocalPhotoStore, PhotoStore
 from sipantau.api.storage_s3 import S3PhotoStore
+from sipantau.bench.s3_server import S3Server
 
 T = TypeVar("T")
-
-
-@contextmanager
-def moto_server() -> Iterator[str]:
-    """moto's S3 server on a free loopback port, for the length of the block."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/moto-api/", timeout=2)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def timed(fn: Callable[[T], object], items: list[T]) -> list[float]:
@@ -87,12 +59,11 @@ def main() -> None:
     print(f"{args.count} photos of {args.size} bytes; medians over one-at-a-time calls")
     with tempfile.TemporaryDirectory() as tmp:
         report("local", bench(LocalPhotoStore(Path(tmp) / "photos", Path(tmp) / "d"), photos))
-    keys = {"access_key": "bench", "secret_key": "bench"}
     if args.endpoint_url:
         report("s3", bench(S3PhotoStore(args.bucket, endpoint_url=args.endpoint_url), photos))
         return
-    with moto_server() as url:
-        report("s3", bench(S3PhotoStore(args.bucket, endpoint_url=url, **keys), photos))
+    with tempfile.TemporaryDirectory() as tmp, S3Server(Path(tmp)) as moto:
+        report("s3", bench(moto.store(args.bucket), photos))
 
 
 if __name__ == "__main__":

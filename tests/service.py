@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from tests.pg import free_port
+from sipantau.bench.procs import NotAnswering, free_port, wait_http
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -133,19 +133,12 @@ class LiveService:
             self._proc = subprocess.Popen(
                 self.command, stdout=out, stderr=err, env=self.env, start_new_session=True
             )
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if self._proc.poll() is not None:
-                raise RuntimeError(self._failure(f"exited {self._proc.returncode} at start"))
-            try:
-                if httpx.get(f"{self.api}/health", timeout=2).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(self._failure(f"no 200 from /api/v1/health in {timeout_s:g} s"))
-            time.sleep(0.1)
+        try:
+            wait_http(f"{self.api}/health", timeout_s, self._proc)
+        except NotAnswering as exc:
+            self.stop()
+            raise RuntimeError(self._failure(str(exc))) from exc
+        return self
 
     def worker_pids(self) -> list[int]:
         """Pids of the running workers, one `<data>/run/workers/*.pid` file each (sorted)."""
@@ -185,6 +178,15 @@ class LiveService:
     def demo_credentials(self) -> dict[str, Any]:
         """With `demo=True`: the accounts `serve --demo` wrote to `<data>/demo-credentials.json`."""
         return json.loads((self.data_dir / "demo-credentials.json").read_text(encoding="utf-8"))
+
+    def demo_password(self, username: str) -> str:
+        """With `demo=True`: the password `serve --demo` gave `username`."""
+        users = self.demo_credentials()["users"]
+        return next(u["password"] for u in users if u["username"] == username)
+
+    def login_demo(self, username: str) -> httpx.Client:
+        """With `demo=True`: a client logged in as the demo account `username`."""
+        return self.login(username, self.demo_password(username))
 
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, SIGKILL (to the whole group) after `timeout_s`; serve's exit code.

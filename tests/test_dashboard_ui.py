@@ -147,7 +147,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):
         svc.start()
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
-    admin = _login(svc, "admin")
+    admin = svc.login_demo("admin")
     deadline = time.monotonic() + 120
     while True:
         items = admin.get("/submissions", params={"limit": 100}).json()["items"]
@@ -170,19 +170,11 @@ def _api_url(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch):
     session._http.clear()
 
 
-def _password(svc: LiveService, username: str) -> str:
-    return next(u["password"] for u in svc.demo_credentials()["users"] if u["username"] == username)
-
-
-def _login(svc: LiveService, username: str) -> httpx.Client:
-    return svc.login(username, _password(svc, username))
-
-
 def _page(svc: LiveService, name: str, username: str) -> AppTest:
     """The page as `username` would see it, logged in through the API."""
     body = httpx.post(
         f"{svc.api}/auth/login",
-        json={"username": username, "password": _password(svc, username)},
+        json={"username": username, "password": svc.demo_password(username)},
         timeout=30,
     ).json()
     at = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=60)
@@ -208,7 +200,7 @@ def _table(at: AppTest, column: str) -> pd.DataFrame:
 def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> None:
     at = _page(live, "dashboard", "pimpinan")
     _ok(at)
-    api = _login(live, "pimpinan")
+    api = live.login_demo("pimpinan")
     res = api.get("/results", params={"race": RACE}).json()
     cov = api.get("/coverage", params={"race": RACE}).json()["total"]
     assert sum(res["total"]["votes"]) > 0, "the samples should verify some forms"
@@ -234,7 +226,7 @@ def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> No
 
 
 def test_dashboard_drills_down_to_tps(live: LiveService) -> None:
-    api = _login(live, "pimpinan")
+    api = live.login_demo("pimpinan")
     kecs = api.get("/results", params={"race": RACE, "level": "kecamatan"}).json()["rows"]
     kec = next(r for r in kecs if r["tps_verified"])
     at = _page(live, "dashboard", "pimpinan")
@@ -256,7 +248,7 @@ def test_dashboard_drills_down_to_tps(live: LiveService) -> None:
 
 def test_dashboard_moves_by_exactly_the_approved_form(live: LiveService) -> None:
     """A blanko approved by a reviewer adds its governor block to the totals, nothing else."""
-    reviewer = _login(live, "reviewer1")
+    reviewer = live.login_demo("reviewer1")
     queue = reviewer.get("/review/queue", params={"race": "semua"}).json()["items"]
     form = next(s for s in queue if s["race"] == "semua")
     at = _page(live, "dashboard", "pimpinan")
@@ -294,7 +286,7 @@ def test_expired_login_asks_to_log_in_again(live: LiveService) -> None:
 
 
 def test_gap_after_the_admin_imports_kpu_figures(live: LiveService) -> None:
-    api = _login(live, "admin")
+    api = live.login_demo("admin")
     rows = api.get("/results", params={"race": RACE, "level": "tps"}).json()["rows"]
     verified = [r for r in rows if r["tps_verified"]]
     other = next(r for r in rows if not r["tps_verified"] and not r["tps_unverified"])
@@ -333,7 +325,7 @@ def test_gap_after_the_admin_imports_kpu_figures(live: LiveService) -> None:
 
 
 def test_incident_added_by_a_reviewer_is_listed(live: LiveService) -> None:
-    api = _login(live, "admin")
+    api = live.login_demo("admin")
     tps_rows = api.get("/coverage", params={"race": RACE, "level": "tps"}).json()["rows"]
     code = tps_rows[5]["code"]
     note = f"uji {time.time_ns()}: kotak suara dibuka sebelum waktunya"

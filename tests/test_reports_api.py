@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.service import LiveService
@@ -26,18 +25,9 @@ def live(service_db_url: str, tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="module")
-def users(live: LiveService) -> dict[str, dict[str, Any]]:
-    return {u["username"]: u for u in live.demo_credentials()["users"]}
-
-
-def as_user(live: LiveService, users: dict[str, dict[str, Any]], name: str) -> httpx.Client:
-    return live.login(name, users[name]["password"])
-
-
-@pytest.fixture(scope="module")
-def read_samples(live: LiveService, users) -> list[dict[str, Any]]:
+def read_samples(live: LiveService) -> list[dict[str, Any]]:
     """Every demo sample, once the workers have read it."""
-    admin = as_user(live, users, "admin")
+    admin = live.login_demo("admin")
     deadline = time.monotonic() + 120
     while True:
         items = admin.get("/submissions?limit=50").json()["items"]
@@ -49,13 +39,11 @@ def read_samples(live: LiveService, users) -> list[dict[str, Any]]:
         time.sleep(1)
 
 
-def test_check_rechecks_typed_values_and_saves_nothing(live: LiveService, users, read_samples):
-    rev = as_user(live, users, "reviewer1")
+def test_check_rechecks_typed_values_and_saves_nothing(live: LiveService, read_samples):
+    rev = live.login_demo("reviewer1")
     kwk = next(s for s in read_samples if s["race"] == "walikota")
     truth = next(t for t in TRUTH if t["tps"] == kwk["tps"])["fields"]
-    tps_dpt = next(
-        t["dpt"] for t in as_user(live, users, f"tps-{kwk['tps']}").get("/me").json()["tps"]
-    )
+    tps_dpt = next(t["dpt"] for t in live.login_demo(f"tps-{kwk['tps']}").get("/me").json()["tps"])
     # the sample's sheet carries another DPT than the demo TPS: only that rule fails
     ok = rev.post(f"/submissions/{kwk['id']}/check", json={"values": truth}).json()
     assert ok["reasons"] == [
@@ -80,12 +68,12 @@ def test_check_rechecks_typed_values_and_saves_nothing(live: LiveService, users,
         rev.post(f"/submissions/{kwk['id']}/check", json={"values": {"paslon_1": 1000}}).status_code
         == 422
     )
-    leader = as_user(live, users, "pimpinan")
+    leader = live.login_demo("pimpinan")
     assert leader.post(f"/submissions/{kwk['id']}/check", json={"values": {}}).status_code == 403
 
 
-def test_timeline_counts_first_photos_and_verified_forms(live: LiveService, users, read_samples):
-    leader = as_user(live, users, "pimpinan")
+def test_timeline_counts_first_photos_and_verified_forms(live: LiveService, read_samples):
+    leader = live.login_demo("pimpinan")
     for race in ("walikota", "gubernur"):
         items = leader.get(f"/results/timeline?race={race}&bucket_min=5").json()["items"]
         cov = leader.get(f"/coverage?race={race}").json()["total"]
@@ -102,9 +90,9 @@ def _csv(rows: list[list[Any]], header: str = "tps,paslon_1,paslon_2,paslon_3") 
     return (header + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n").encode()
 
 
-def test_official_result_import_and_gap(live: LiveService, users, read_samples):
-    admin = as_user(live, users, "admin")
-    leader = as_user(live, users, "pimpinan")
+def test_official_result_import_and_gap(live: LiveService, read_samples):
+    admin = live.login_demo("admin")
+    leader = live.login_demo("pimpinan")
     states = admin.get("/results?race=walikota&level=tps").json()["rows"]
     ours = next(r for r in states if r["tps_verified"] == 1)
     other = next(r for r in states if r["tps_verified"] == 0)
@@ -134,20 +122,20 @@ def test_official_result_import_and_gap(live: LiveService, users, read_samples):
     assert r.status_code == 403
 
 
-def test_incidents_from_monitors_and_from_blanko_ticks(live: LiveService, users, read_samples):
+def test_incidents_from_monitors_and_from_blanko_ticks(live: LiveService, read_samples):
     blanko = next(s for s in read_samples if s["race"] == "semua")
     tps = blanko["tps"]
-    mon = as_user(live, users, f"tps-{tps}")
+    mon = live.login_demo(f"tps-{tps}")
     r = mon.post("/incidents", json={"tps": tps, "kind": "intimidasi", "note": "saksi diusir"})
     assert r.status_code == 201, r.text
     other = next(s["tps"] for s in read_samples if s["tps"] != tps)
     assert mon.post("/incidents", json={"tps": other, "kind": "kericuhan"}).status_code == 403
     assert mon.post("/incidents", json={"tps": tps, "kind": "gempa"}).status_code == 422
-    leader = as_user(live, users, "pimpinan")
+    leader = live.login_demo("pimpinan")
     assert leader.post("/incidents", json={"tps": tps, "kind": "kericuhan"}).status_code == 403
     assert mon.get("/incidents").status_code == 403
 
-    rev = as_user(live, users, "reviewer1")
+    rev = live.login_demo("reviewer1")
     fixed = rev.post(
         f"/submissions/{blanko['id']}/corrections",
         json={"values": {"situasi_aman": 0, "situasi_insiden": 1}, "reason": "dicentang di foto"},

@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
@@ -29,7 +28,7 @@ def live(tmp_path_factory: pytest.TempPathFactory):
     tmp = tmp_path_factory.mktemp("review_ui")
     svc = LiveService(tmp, f"sqlite:///{tmp / 'sipantau.db'}", workers=2, demo=True)
     _or_fail(svc.start)
-    admin = _login(svc, "admin")
+    admin = svc.login_demo("admin")
     deadline = time.monotonic() + 120
     while True:
         items = admin.get("/submissions", params={"limit": 100}).json()["items"]
@@ -41,15 +40,6 @@ def live(tmp_path_factory: pytest.TempPathFactory):
     svc.stop()
 
 
-def _password(svc: LiveService, username: str) -> str:
-    users = svc.demo_credentials()["users"]
-    return next(u["password"] for u in users if u["username"] == username)
-
-
-def _login(svc: LiveService, username: str) -> httpx.Client:
-    return svc.login(username, _password(svc, username))
-
-
 def _app(svc: LiveService, username: str, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     """The app logged in as `username` through the login page."""
     monkeypatch.setenv("SIPANTAU_API_URL", svc.api)
@@ -57,7 +47,7 @@ def _app(svc: LiveService, username: str, monkeypatch: pytest.MonkeyPatch) -> Ap
     st.cache_data.clear()
     at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
     at.text_input[0].input(username)
-    at.text_input[1].input(_password(svc, username))
+    at.text_input[1].input(svc.demo_password(username))
     at.button[0].click().run()
     assert at.session_state["user"]["username"] == username, [e.value for e in at.error]
     return at
@@ -75,7 +65,7 @@ def _button(at: AppTest, label: str) -> Any:
 
 
 def _review_waiting(svc: LiveService) -> list[dict[str, Any]]:
-    return _login(svc, "admin").get("/review/queue").json()["items"]
+    return svc.login_demo("admin").get("/review/queue").json()["items"]
 
 
 # --- plain logic ---
@@ -154,7 +144,7 @@ def _take(at: AppTest) -> int:
 def test_queue_shows_counts_oldest_first_and_filters_by_race(live, monkeypatch) -> None:
     at = _app(live, "reviewer1", monkeypatch)
     assert at.title[0].value == "Antrean periksa"
-    want = _login(live, "reviewer1").get("/review/queue").json()
+    want = live.login_demo("reviewer1").get("/review/queue").json()
     metrics = {m.label: m.value for m in at.metric}
     assert metrics == {
         "Menunggu": str(want["counts"]["waiting"]),
@@ -180,13 +170,13 @@ def test_two_reviewers_never_get_the_same_form(live, monkeypatch) -> None:
     second.run()
     _button(second, "Setujui").click().run()
     assert any("sedang diperiksa petugas lain" in e.value for e in second.error)
-    assert _login(live, "admin").get(f"/submissions/{a}").json()["status"] == "review"
+    assert live.login_demo("admin").get(f"/submissions/{a}").json()["status"] == "review"
 
 
 def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> None:
     at = _app(live, "reviewer1", monkeypatch)
     sub_id = _take(at)  # reviewer1 still holds the oldest: the blanko with 104 for 109
-    sub = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    sub = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
     assert sub["template"] == "sipantau-blanko"
     culprit = logic.flagged_fields(sub)[0]
     assert sub["fields"][culprit]["suggestion"] is not None
@@ -203,7 +193,7 @@ def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> N
     assert not at.exception, at.exception
     assert any(f"Formulir #{sub_id}" in s.value for s in at.success)
     assert at.session_state["claimed_id"] != sub_id  # the next form was taken at once
-    done = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    done = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
     assert done["status"] == "verified" and done["values"][culprit] == truth
     assert done["version"] == 2
 
@@ -213,7 +203,7 @@ def test_approving_a_broken_form_needs_the_paper_reason(live, monkeypatch) -> No
     sub_id = _take(at)
     _button(at, "Setujui").click().run()
     assert any("aturan yang dilanggar" in e.value for e in at.error), _texts(at)
-    admin = _login(live, "admin")
+    admin = live.login_demo("admin")
     assert admin.get(f"/submissions/{sub_id}").json()["status"] == "review"
     at.checkbox(key="accept_problems").check().run()
     at.text_input(key="accept_reason").input("DPT di kertas memang ditulis lain").run()
@@ -230,13 +220,13 @@ def test_send_back_needs_a_reason_for_the_monitor(live, monkeypatch) -> None:
     assert any("tulis alasan" in e.value for e in at.error)
     at.text_input(key=f"back_{sub_id}").input("foto terpotong, ulangi").run()
     _button(at, "Kembalikan ke pemantau").click().run()
-    sent = _login(live, "admin").get(f"/submissions/{sub_id}").json()
+    sent = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
     assert sent["status"] == "sent_back" and "foto terpotong" in sent["message"]
 
 
 def test_history_shows_every_version_and_event(live, monkeypatch) -> None:
     verified = [
-        s for s in _login(live, "admin").get("/submissions").json()["items"] if s["version"] > 1
+        s for s in live.login_demo("admin").get("/submissions").json()["items"] if s["version"] > 1
     ]
     assert verified, "the review test above corrected a form"
     sub_id = verified[0]["id"]

@@ -13,30 +13,17 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from sipantau.bench.procs import free_port, wait_http
 from sipantau.review_ui.review_logic import flagged_fields
 from sipantau.samples.make import make_one
 from sipantau.templates.registry import get_template
 from tests.conftest import _or_fail
-from tests.pg import free_port
 from tests.service import LiveService
 
 TPS = "1673011001-001"  # DPT 593 in the demo election
 SEED, INDEX = 77, 34
-
-
-def _wait_ui(url: str, timeout_s: float = 60) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/_stcore/health", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"the review UI at {url} did not answer in {timeout_s:g} s")
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +34,15 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
     )
     _or_fail(live.start)
     assert live.ui_url is not None
-    _or_fail(lambda: _wait_ui(live.ui_url))
+    _or_fail(lambda: wait_http(f"{live.ui_url}/_stcore/health", 60, interval_s=0.2))
     yield live
     live.stop()
-
-
-def _password(svc: LiveService, username: str) -> str:
-    return next(u["password"] for u in svc.demo_credentials()["users"] if u["username"] == username)
 
 
 def _upload_misread_form(svc: LiveService, tmp: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """Send the generated photo as the TPS's monitor; (its submission once read, the truth)."""
     record = make_one(get_template("sipantau-blanko"), INDEX, TPS, "careful", SEED, 0.0, tmp)
-    monitor = svc.login(f"tps-{TPS}", _password(svc, f"tps-{TPS}"))
+    monitor = svc.login_demo(f"tps-{TPS}")
     r = monitor.post(
         "/submissions",
         params={"wait": 20},
@@ -100,17 +83,17 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
     assert sub["status"] == "review", sub
     culprit = flagged_fields(sub)[0]
     assert culprit == "wako_paslon_1" and sub["fields"][culprit]["value"] != truth[culprit], sub
-    boss_api = svc.login("pimpinan", _password(svc, "pimpinan"))
+    boss_api = svc.login_demo("pimpinan")
     races = {r["id"]: r for r in boss_api.get("/election").json()["races"]}
 
     boss = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    _log_in(boss, svc.ui_url, "pimpinan", _password(svc, "pimpinan"))
+    _log_in(boss, svc.ui_url, "pimpinan", svc.demo_password("pimpinan"))
     boss.get_by_role("link", name="Dasbor hasil").click(timeout=30000)
     boss.get_by_role("heading", name="Dasbor hasil hitung cepat").wait_for(timeout=30000)
     before = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
 
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    _log_in(page, svc.ui_url, "reviewer1", _password(svc, "reviewer1"))
+    _log_in(page, svc.ui_url, "reviewer1", svc.demo_password("reviewer1"))
     page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
     page.keyboard.press("Alt+N")
     page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
