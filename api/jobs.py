@@ -52,21 +52,7 @@ def claim(session: Session, owner: str, lease_s: float, max_attempts: int) -> Cl
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     job_id = session.scalar(candidates)
-    if job_id is None:
-        return None
-    row = session.execute(
-        update(Job)
-        .where(Job.id == job_id)
-        .values(
-            state="running",
-            attempts=Job.attempts + 1,
-            owner=owner,
-            lease_until=now + timedelta(seconds=lease_s),
-            started_at=now,
-        )
-        .returning(Job.submission_id, Job.attempts)
-    ).one()
-    return Claim(job_id, row.submission_id, row.attempts, owner)
+    return None if job_id is None else _take(session, Job.id == job_id, owner, lease_s, now)
 
 
 def claim_by_id(
@@ -74,9 +60,17 @@ def claim_by_id(
 ) -> Claim | None:
     """Take job `job_id` if it is queued or its lease ran out; None: done, held or spent."""
     now = utcnow()
+    where = and_(Job.id == job_id, Job.attempts < max_attempts, _claimable(now))
+    return _take(session, where, owner, lease_s, now)
+
+
+def _take(
+    session: Session, where: ColumnElement[bool], owner: str, lease_s: float, now: datetime
+) -> Claim | None:
+    """The job matching `where`, running for `owner` under a new lease and attempt."""
     row = session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.attempts < max_attempts, _claimable(now))
+        .where(where)
         .values(
             state="running",
             attempts=Job.attempts + 1,
@@ -84,25 +78,30 @@ def claim_by_id(
             lease_until=now + timedelta(seconds=lease_s),
             started_at=now,
         )
-        .returning(Job.submission_id, Job.attempts)
+        .returning(Job.id, Job.submission_id, Job.attempts)
     ).one_or_none()
-    return None if row is None else Claim(job_id, row.submission_id, row.attempts, owner)
+    return None if row is None else Claim(row.id, row.submission_id, row.attempts, owner)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     return or_(Job.state == "queued", (Job.state == "running") & (Job.lease_until < now))
 
 
+def _held(claim: Claim) -> ColumnElement[bool]:
+    """The job is still running under this very claim (owner and attempt): its lease holds."""
+    return and_(
+        Job.id == claim.job_id,
+        Job.state == "running",
+        Job.owner == claim.owner,
+        Job.attempts == claim.attempt,
+    )
+
+
 def finish(session: Session, claim: Claim, error: str | None = None) -> bool:
     """Mark the job done (or failed), only if this claim still holds it. False: lost it."""
     result = session.execute(
         update(Job)
-        .where(
-            Job.id == claim.job_id,
-            Job.state == "running",
-            Job.owner == claim.owner,
-            Job.attempts == claim.attempt,
-        )
+        .where(_held(claim))
         .values(state="failed" if error else "done", finished_at=utcnow(), error=error)
     )
     return result.rowcount == 1
@@ -113,12 +112,7 @@ def release(session: Session, claim: Claim) -> bool:
     and the attempt not counted; only while this claim holds it."""
     result = session.execute(
         update(Job)
-        .where(
-            Job.id == claim.job_id,
-            Job.state == "running",
-            Job.owner == claim.owner,
-            Job.attempts == claim.attempt,
-        )
+        .where(_held(claim))
         .values(state="queued", owner=None, lease_until=None, attempts=claim.attempt - 1)
     )
     return result.rowcount == 1
