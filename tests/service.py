@@ -24,6 +24,7 @@ from sipantau.bench.procs import NotAnswering, free_port, wait_http
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
+    from sqlalchemy import Connection
 
 INSTALL_HINT = "run `bash .ci/install`"
 CHROMIUM_ARGS = [
@@ -235,3 +236,29 @@ class LiveService:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+def job_record(db: Connection, sub_id: int) -> dict[str, Any]:
+    """A submission's job (id, state, attempts, owner), its readings and its `read` events:
+    what "read exactly once" is checked on."""
+    from sqlalchemy import func, select
+
+    from sipantau.api.models import Event, Job, Reading
+
+    job = db.execute(select(Job).where(Job.submission_id == sub_id)).one()
+    readings = db.scalar(
+        select(func.count()).select_from(Reading).where(Reading.submission_id == sub_id)
+    )
+    reads = db.scalar(
+        select(func.count())
+        .select_from(Event)
+        .where(Event.submission_id == sub_id, Event.kind == "read")
+    )
+    return {
+        "job": job.id,
+        "state": job.state,
+        "attempts": job.attempts,
+        "owner": job.owner,
+        "readings": readings,
+        "reads": reads,
+    }

@@ -18,15 +18,15 @@ from typing import Any
 
 import pytest
 import redis
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, select
 
 from sipantau.api import jobs
 from sipantau.api.db import transaction
 from sipantau.api.dispatch import QUEUE, Publisher
-from sipantau.api.models import Event, Job, Reading
+from sipantau.api.models import Job
 from sipantau.api.settings import ServiceSettings
 from tests.redis_server import RedisServer
-from tests.service import LiveService
+from tests.service import LiveService, job_record
 from tests.test_service_units import _submission, sessions  # noqa: F401 - a fixture
 
 SAMPLE = sorted((Path(__file__).resolve().parents[1] / "samples").glob("sipantau-blanko-*.jpg"))[0]
@@ -78,26 +78,7 @@ class Celeryd:
     def jobs(self, ids: list[int]) -> dict[int, dict[str, Any]]:
         """Per submission: its job's state and attempts, its readings and `read` events."""
         with self.engine.connect() as db:
-            out: dict[int, dict[str, Any]] = {}
-            for sub_id in ids:
-                job = db.execute(select(Job).where(Job.submission_id == sub_id)).one()
-                readings = db.scalar(
-                    select(func.count()).select_from(Reading).where(Reading.submission_id == sub_id)
-                )
-                reads = db.scalar(
-                    select(func.count())
-                    .select_from(Event)
-                    .where(Event.submission_id == sub_id, Event.kind == "read")
-                )
-                out[sub_id] = {
-                    "job": job.id,
-                    "state": job.state,
-                    "attempts": job.attempts,
-                    "owner": job.owner,
-                    "readings": readings,
-                    "reads": reads,
-                }
-            return out
+            return {sub_id: job_record(db, sub_id) for sub_id in ids}
 
     def assert_read_once(self, ids: list[int], attempts: int | None = 1) -> None:
         for sub_id, j in self.jobs(ids).items():

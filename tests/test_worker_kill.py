@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine
 
-from sipantau.api.models import Event, Job, Reading
-from tests.service import LiveService
+from tests.service import LiveService, job_record
 
 SAMPLE = sorted((Path(__file__).resolve().parents[1] / "samples").glob("sipantau-blanko-*.jpg"))[0]
 
@@ -57,15 +56,7 @@ def test_killed_worker_job_is_read_once(
 
         engine = create_engine(svc.database_url)
         with engine.connect() as db:
-            job = db.execute(select(Job).where(Job.submission_id == sub_id)).one()
-            assert job.state == "done" and job.attempts == 2
-            readings = db.scalar(
-                select(func.count()).select_from(Reading).where(Reading.submission_id == sub_id)
-            )
-            reads = db.scalar(
-                select(func.count())
-                .select_from(Event)
-                .where(Event.submission_id == sub_id, Event.kind == "read")
-            )
+            record = job_record(db, sub_id)
         engine.dispose()
-        assert readings == 1 and reads == 1
+        assert (record["state"], record["attempts"]) == ("done", 2)
+        assert record["readings"] == 1 and record["reads"] == 1
