@@ -173,9 +173,9 @@ def _give_to_person(session: Session, sub: Submission, error: str) -> None:
 
 
 def main() -> None:
-    setup_logging(ServiceSettings().log_format)  # text, or one JSON object a line
-    cv2.setNumThreads(1)
     settings = ServiceSettings()
+    setup_logging(settings.log_format)  # text, or one JSON object a line
+    cv2.setNumThreads(1)
     pid_file = os.environ.get("SIPANTAU_WORKER_PID_FILE")
     if pid_file:
         write_durably(Path(pid_file), str(os.getpid()).encode())
