@@ -65,7 +65,9 @@ def _at(sql: str) -> TextClause:
 def _seconds_between(dialect: str, start: str, end: str) -> str:
     if dialect == "postgresql":
         return f"EXTRACT(EPOCH FROM ({end} - {start}))"
-    return f"((julianday({end}) - julianday({start})) * 86400.0)"
+    # julianday is a double of ~2.46e6 days: its difference carries ~1e-4 s of noise, which
+    # moves a wait of exactly 30 s past the 30 s bucket; timestamps have ms precision at most
+    return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
 
 
 def _buckets_sql(expr: str, buckets: Iterable[float]) -> list[str]:

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -282,9 +283,12 @@ def test_reading_histograms_count_every_reading_once(tmp_path: Path) -> None:
         )
 
     def read(first: int, last: int, minutes_ago: int, ms: float) -> None:
-        """Readings `first`..`last`, stored `minutes_ago`, uploaded 30 s before that."""
-        read_at = f"datetime('now', '-{minutes_ago} minutes')"
-        up_at = f"datetime('now', '-{minutes_ago} minutes', '-30 seconds')"
+        """Readings `first`..`last`, stored `minutes_ago`, uploaded 30 s before that. The times
+        are fixed here once: SQL's `datetime('now')` in separate statements can straddle a
+        second and put 31 s between upload and reading."""
+        stored = datetime.now(UTC) - timedelta(minutes=minutes_ago)
+        read_at = f"'{stored:%Y-%m-%d %H:%M:%S}'"
+        up_at = f"'{stored - timedelta(seconds=30):%Y-%m-%d %H:%M:%S}'"
         with engine.begin() as c:
             for i in range(first, last + 1):
                 p = {"i": i, "p": f"p{i}", "ms": ms}
