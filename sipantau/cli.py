@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
     bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
     bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
+    bsub.add_parser("scale", help="3,000 forms x both generators: silent errors, auto-accept")
 
     def where(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", type=Path, default=Path("data"), help="data folder (./data)")
@@ -273,7 +274,7 @@ def _election_import(args: argparse.Namespace) -> int:
     return 0
 
 
-OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui"}  # `bench NAME` -> bench module
+OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui", "scale": "scale"}  # -> module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
