@@ -299,7 +299,7 @@ def test_hostile_requests_get_4xx_and_nothing_is_lost(live: LiveService, users) 
         files={"photo": ("f.jpg", b"\xff" * 17_000_000, "image/jpeg")},
     )
     assert big.status_code == 413
-    static = httpx.get(f"{live.url}/static/../../api/models.py")
+    static = httpx.get(f"{live.url}/static/../../api/infra/models.py")
     assert static.status_code == 404
     r = upload(mon, tps, "walikota", photo)  # and it still works
     assert r.status_code == 201

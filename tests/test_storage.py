@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from sipantau.api.context import make_store
-from sipantau.api.settings import ServiceSettings
-from sipantau.api.storage import (
+from sipantau.api.infra.context import make_store
+from sipantau.api.infra.settings import ServiceSettings
+from sipantau.api.infra.storage import (
     LocalPhotoStore,
     PhotoDamaged,
     PhotoMissing,
@@ -28,7 +28,7 @@ from sipantau.api.storage import (
     StoreUnavailable,
     sha256_of,
 )
-from sipantau.api.storage_s3 import S3PhotoStore
+from sipantau.api.infra.storage_s3 import S3PhotoStore
 from tests.pg import free_port
 from tests.s3 import S3Server
 
