@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipantau.ocr.errors import SipantauError
+from sipantau.errors import SipantauError
 
 
 def _templates_list(args: argparse.Namespace) -> int:

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from sipantau.ocr.errors import SipantauError
+from sipantau.errors import SipantauError
 from sipantau.templates.election import DEMO_ELECTION, Election
 
 DEMO_REGIONS = DEMO_ELECTION.with_name("election-demo-tps.csv")
