@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sipantau.api.domain.auth import hash_password, login, principal_for_token
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import TooManyAttempts, Unauthenticated
 from sipantau.api.domain.rules import problems, race_fields
 from sipantau.api.infra import jobs
 from sipantau.api.infra.db import migrate, session_factory, transaction
@@ -136,12 +136,12 @@ def test_tokens_expire_and_failed_logins_are_throttled(sessions) -> None:
     with sessions() as s:
         assert principal_for_token(s, token) is None
     for _ in range(3):
-        with pytest.raises(ApiError) as err:
+        with pytest.raises(Unauthenticated) as err:
             login(sessions, settings, "ani", "salah", "10.0.0.1")
-        assert err.value.status == 401
-    with pytest.raises(ApiError) as err:
+        assert err.value.code == "login_failed"
+    with pytest.raises(TooManyAttempts) as err:
         login(sessions, settings, "ani", "rahasia-ani", "10.0.0.1")  # right, but too late
-    assert err.value.status == 429 and "Retry-After" in err.value.headers
+    assert err.value.retry_after and err.value.retry_after > 0
     with sessions() as s:
         stored = s.scalar(select(func.count()).select_from(AuthSession))
         assert stored == 1 and s.scalar(select(AuthSession.token_hash)) != token

@@ -12,7 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import TooManyAttempts, Unauthenticated
 from sipantau.api.infra.models import AuthSession, LoginFailure, User, UserTps, utcnow
 from sipantau.api.infra.settings import ServiceSettings
 
@@ -79,11 +79,9 @@ def login(
         wait = _throttled(session, settings, username, ip)
         user = session.scalar(select(User).where(User.username == username))
     if wait:
-        raise ApiError(
-            429,
-            "too_many_attempts",
+        raise TooManyAttempts(
             f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60} menit",
-            headers={"Retry-After": str(wait)},
+            retry_after=wait,
         )
     # The hash check (~0.1 s of CPU) runs outside any transaction: on SQLite a transaction
     # here would hold the write lock, and every upload and worker would wait behind it.
@@ -99,7 +97,7 @@ def login(
             session.execute(delete(LoginFailure).where(LoginFailure.username == username))
             return token, expires, principal_of(session, user)
         session.add(LoginFailure(username=username, ip=ip[:64]))
-    raise ApiError(401, "login_failed", "nama pengguna atau kata sandi salah")
+    raise Unauthenticated("nama pengguna atau kata sandi salah", code="login_failed")
 
 
 def principal_for_token(session: Session, token: str) -> Principal | None:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import Conflict, Invalid, NotFound
 from sipantau.api.domain.rules import ALL_RACES
 from sipantau.api.infra.models import (
     ElectionRow,
@@ -32,9 +32,7 @@ def import_election(session: Session, config: ElectionConfig, actor: int | None)
     used |= set(session.scalars(select(Incident.tps_code).distinct()))
     if used - new_tps:
         missing = ", ".join(sorted(used - new_tps)[:5])
-        raise ApiError(
-            409,
-            "conflict",
+        raise Conflict(
             f"TPS yang sudah punya kiriman atau laporan tidak boleh dihapus: {missing}",
         )
     e = config.election
@@ -86,9 +84,7 @@ def race_ids(session: Session) -> list[str]:
 def check_race(session: Session, race: str) -> str:
     ids = race_ids(session)
     if race not in ids and race != ALL_RACES:
-        raise ApiError(
-            422,
-            "invalid_request",
+        raise Invalid(
             f"pemilihan '{race[:40]}' tidak dikenal; pilih {ids + [ALL_RACES]}",
         )
     return race
@@ -120,7 +116,7 @@ def tps_info(session: Session, code: str) -> dict[str, Any] | None:
 def election_info(session: Session) -> dict[str, Any]:
     row = session.get(ElectionRow, 1)
     if row is None:
-        raise ApiError(404, "not_found", "belum ada data pemilihan; admin perlu mengimpornya")
+        raise NotFound("belum ada data pemilihan; admin perlu mengimpornya")
     rs = races(session)
     forms = [{"id": ALL_RACES, "label": "Blanko pemantauan (semua pemilihan)"}] + [
         {"id": r.id, "label": f"C.HASIL-KWK {r.id.title()}"} for r in rs

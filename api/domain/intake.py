@@ -10,7 +10,15 @@ from sqlalchemy.orm import Session
 
 from sipantau.api.domain.auth import Principal
 from sipantau.api.domain.directory import check_race
-from sipantau.api.domain.errors import ApiError, forbidden
+from sipantau.api.domain.errors import (
+    Conflict,
+    DomainError,
+    Invalid,
+    NotFound,
+    TooLarge,
+    Unsupported,
+    forbidden,
+)
 from sipantau.api.infra import dispatch, jobs
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.db import transaction
@@ -20,7 +28,7 @@ from sipantau.ocr.decode import probe
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.settings import DecodeSettings
 
-STATUS_OF = {"not_an_image": 415, "too_large": 413}
+KIND_OF: dict[str, type[DomainError]] = {"not_an_image": Unsupported, "too_large": TooLarge}
 
 
 @dataclass(frozen=True)
@@ -30,11 +38,11 @@ class Accepted:
 
 
 def check_image(data: bytes, max_bytes: int) -> tuple[str, int, int]:
-    """Format and size from the header; a 4xx ApiError for anything that is not a photo."""
+    """Format and size from the header; a typed refusal for anything that is not a photo."""
     try:
         fmt, w, h, _ = probe(data, DecodeSettings(max_bytes=max_bytes))
     except PhotoRejected as exc:
-        raise ApiError(STATUS_OF.get(exc.code, 422), exc.code, exc.message) from exc
+        raise KIND_OF.get(exc.code, Invalid)(exc.message, code=exc.code) from exc
     return fmt, w, h
 
 
@@ -54,7 +62,7 @@ def accept(
     sha = sha256_of(data)
     with transaction(ctx.sessions) as s:
         if s.get(Tps, tps) is None:
-            raise ApiError(404, "not_found", f"TPS {tps[:40]} tidak ada dalam data pemilihan")
+            raise NotFound(f"TPS {tps[:40]} tidak ada dalam data pemilihan")
         if user.role == "monitor" and tps not in user.tps:
             raise forbidden(f"Anda bukan pemantau TPS {tps}")
         check_race(s, race)
@@ -96,4 +104,4 @@ def accept(
         # Committed: the upload is durable and its job recorded. A lost message only delays it.
         dispatch.publish(ctx.settings, job_id)
         return Accepted(sub.id, True)
-    raise ApiError(409, "conflict", "kiriman bersamaan untuk foto yang sama; coba lagi")
+    raise Conflict("kiriman bersamaan untuk foto yang sama; coba lagi")

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import Invalid
 from sipantau.api.domain.rules import ALL_RACES, race_fields
 from sipantau.api.domain.views import latest_values_of
 from sipantau.api.infra.models import Event, Kecamatan, Kelurahan, Race, Submission, Tps
@@ -42,7 +42,7 @@ class TpsState:
 def _race(session: Session, race: str) -> Race:
     row = session.get(Race, race)
     if row is None:
-        raise ApiError(422, "invalid_request", f"pemilihan '{race[:40]}' tidak dikenal")
+        raise Invalid(f"pemilihan '{race[:40]}' tidak dikenal")
     return row
 
 
@@ -148,7 +148,7 @@ def _grouped(
 ) -> tuple[RaceInfo, dict[tuple[str, str], list[TpsState]], list[TpsState]]:
     """The TPS under `parent`, grouped by region at `level`, and all of them."""
     if level not in LEVELS:
-        raise ApiError(422, "invalid_request", f"level harus salah satu dari {list(LEVELS)}")
+        raise Invalid(f"level harus salah satu dari {list(LEVELS)}")
     r, states = tps_states(session, race)
     chosen = [s for s in states if _in(s, level, parent)]
     groups: dict[tuple[str, str], list[TpsState]] = defaultdict(list)

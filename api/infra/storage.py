@@ -14,43 +14,44 @@ import tempfile
 from pathlib import Path
 from typing import Protocol
 
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import DomainError, Internal, NotFound, Unavailable
 
 Headers = dict[str, str] | None
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 
-class StoreError(ApiError, OSError):
-    """A photo store failure: a stable `code`, the HTTP status the API answers, a message."""
+class StoreError(DomainError, OSError):
+    """A photo store failure: a stable `code`, a message, and `detail` (English, for logs)."""
 
-    def __init__(
-        self, status: int, code: str, message: str, detail: str, *, headers: Headers = None
-    ) -> None:
-        super().__init__(status, code, message, headers=headers)
-        self.detail = detail  # English, for logs
+    def __init__(self, message: str, detail: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message, detail=detail, retry_after=retry_after)
 
 
-class StoreUnavailable(StoreError):
+class StoreUnavailable(StoreError, Unavailable):
     """The store cannot be reached or written: retry later, or fix its address/credentials."""
+
+    code = "store_unavailable"
 
     def __init__(self, detail: str) -> None:
         msg = "penyimpanan foto tidak dapat dihubungi atau ditulisi; coba lagi sebentar lagi"
-        super().__init__(503, "store_unavailable", msg, detail, headers={"Retry-After": "10"})
+        super().__init__(msg, detail, retry_after=10)
 
 
-class PhotoMissing(StoreError):
+class PhotoMissing(StoreError, NotFound):
     """No object under this hash or name."""
 
     def __init__(self, detail: str) -> None:
-        super().__init__(404, "not_found", "foto tidak ditemukan di penyimpanan", detail)
+        super().__init__("foto tidak ditemukan di penyimpanan", detail)
 
 
-class PhotoDamaged(StoreError):
+class PhotoDamaged(StoreError, Internal):
     """What the store holds (or received) does not match its hash: never served or read."""
+
+    code = "photo_damaged"
 
     def __init__(self, detail: str) -> None:
         msg = "foto di penyimpanan rusak (hash tidak cocok); kirim ulang foto atau hubungi admin"
-        super().__init__(500, "photo_damaged", msg, detail)
+        super().__init__(msg, detail)
 
 
 class PhotoStore(Protocol):

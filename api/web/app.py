@@ -2,35 +2,26 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sipantau.api.domain.errors import ApiError
+from sipantau.api.domain.errors import TooLarge
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.logs import setup_logging
 from sipantau.api.infra.settings import ServiceSettings
+from sipantau.api.web import errors
+from sipantau.api.web.errors import error
 from sipantau.api.web.routes import admin, auth, ops, reports, results, review, submissions
 
-log = logging.getLogger("sipantau.api")
 STATIC = Path(__file__).parent.parent / "static"
 PREFIX = "/api/v1"
-HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
-
-
-def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
 
 
 class BodyLimit:
@@ -56,12 +47,12 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise ApiError(413, "payload_too_large", "kiriman terlalu besar")
+                    raise TooLarge("kiriman terlalu besar")
             return message
 
         try:
             await self.app(scope, counted, send)
-        except ApiError:
+        except TooLarge:
             await too_big(scope, receive, send)
 
 
@@ -89,28 +80,7 @@ def create_app(
     )
     app.state.ctx = Context.create(settings)
 
-    @app.exception_handler(ApiError)
-    async def api_error(request: Request, exc: ApiError) -> Any:
-        return error(exc.status, exc.code, exc.message, exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def bad_request(request: Request, exc: RequestValidationError) -> Any:
-        parts = []
-        for e in exc.errors()[:5]:
-            where = ".".join(str(x) for x in e.get("loc", ()) if x not in ("body", "query", "path"))
-            parts.append(f"{where}: {e.get('msg', '')}")
-        return error(422, "invalid_request", "permintaan tidak sah: " + "; ".join(parts))
-
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> Any:
-        code = HTTP_CODES.get(exc.status_code, "http_error")
-        message = "tidak ditemukan" if exc.status_code == 404 else str(exc.detail)
-        return error(exc.status_code, code, message, getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def crashed(request: Request, exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return error(500, "internal", "terjadi kesalahan di server; coba lagi sebentar lagi")
+    errors.install(app)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from sipantau.api.domain.auth import Principal, principal_for_token
-from sipantau.api.domain.errors import ApiError, forbidden
+from sipantau.api.domain.errors import Unauthenticated, forbidden
 from sipantau.api.infra.context import Context
 
 
@@ -23,7 +23,7 @@ def bearer(request: Request) -> str:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
-        raise ApiError(401, "unauthenticated", "silakan masuk terlebih dahulu")
+        raise Unauthenticated("silakan masuk terlebih dahulu")
     return token.strip()
 
 
@@ -32,7 +32,7 @@ def current_user(request: Request, ctx: Ctx) -> Principal:
     with ctx.reads() as session:
         principal = principal_for_token(session, bearer(request))
     if principal is None:
-        raise ApiError(401, "unauthenticated", "sesi berakhir atau tidak sah; silakan masuk lagi")
+        raise Unauthenticated("sesi berakhir atau tidak sah; silakan masuk lagi")
     return principal
 
 

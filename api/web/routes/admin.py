@@ -13,7 +13,7 @@ from sipantau.api.domain.accounts import create_user, set_tps
 from sipantau.api.domain.auth import ROLES, Principal, hash_password
 from sipantau.api.domain.directory import election_info, import_election
 from sipantau.api.domain.election import ElectionError, load_election_files
-from sipantau.api.domain.errors import ApiError, invalid, not_found
+from sipantau.api.domain.errors import Invalid, TooLarge, invalid, not_found
 from sipantau.api.infra.models import Event, User, UserTps
 from sipantau.api.web.deps import Ctx, role
 
@@ -54,14 +54,14 @@ async def import_files(
 ) -> dict[str, Any]:
     e, r = await election.read(MAX_FILE + 1), await regions.read(MAX_FILE + 1)
     if len(e) > MAX_FILE or len(r) > MAX_FILE:
-        raise ApiError(413, "payload_too_large", "berkas pemilihan lebih dari 5 MB")
+        raise TooLarge("berkas pemilihan lebih dari 5 MB")
 
     def save() -> dict[str, Any]:  # parsing a large CSV takes seconds: not on the event loop
         try:
             config = load_election_files(e, r)
         except ElectionError as exc:
             problems = "; ".join(str(p) for p in exc.problems[:50])
-            raise ApiError(422, exc.code, f"{exc.message}: {problems}") from exc
+            raise Invalid(f"{exc.message}: {problems}", code=exc.code) from exc
         with ctx.sessions() as session, session.begin():
             return import_election(session, config, user.id)
 

@@ -11,7 +11,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import ApiError, conflict, invalid
+from sipantau.api.domain.errors import Forbidden, conflict, invalid
 from sipantau.api.domain.outcome import fields_for, supersede_older
 from sipantau.api.domain.rules import ALL_RACES, field_problems, problems
 from sipantau.api.domain.views import latest_values, submission_view, submission_views
@@ -218,8 +218,8 @@ def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str,
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)
         if sub.submitted_by == user.id:
-            raise ApiError(
-                403, "own_submission", "Anda tidak boleh menyetujui formulir kiriman Anda sendiri"
+            raise Forbidden(
+                "Anda tidak boleh menyetujui formulir kiriman Anda sendiri", code="own_submission"
             )
         values = latest_values(session, sub.id)
         if values is None:

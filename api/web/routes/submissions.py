@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import ApiError, forbidden, not_found
+from sipantau.api.domain.errors import Internal, TooLarge, forbidden, not_found
 from sipantau.api.domain.intake import accept
 from sipantau.api.domain.views import latest_reading, submission_view, submission_views
 from sipantau.api.infra.context import Context
@@ -68,7 +68,7 @@ async def upload(
     limit = ctx.settings.max_upload_bytes
     data = await photo.read(limit + 1)
     if len(data) > limit:
-        raise ApiError(413, "payload_too_large", f"foto lebih dari {limit // 1_000_000} MB")
+        raise TooLarge(f"foto lebih dari {limit // 1_000_000} MB")
     done = await run_in_threadpool(accept, ctx, user, tps.strip(), race.strip(), data, client_id)
     if not done.created:
         response.status_code = 200
@@ -146,7 +146,7 @@ def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
     crop = page[max(0, y - m) : y + h + m, max(0, x - m) : x + w + m]
     ok, buf = cv2.imencode(".png", crop)
     if not ok:
-        raise ApiError(500, "internal", "potongan kolom tidak dapat dibuat")
+        raise Internal("potongan kolom tidak dapat dibuat")
     return Response(buf.tobytes(), media_type="image/png")
 
 
