@@ -17,15 +17,17 @@ from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import locate, on_larger_photo
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
-from sipantau.ocr.types import BoxReading, FormReading, GrayImage, Page
-from sipantau.ocr.verdict import judge
+from sipantau.ocr.types import REVIEW, BoxReading, FormReading, GrayImage, Page, Reason
+from sipantau.ocr.verdict import Verdict, judge
 from sipantau.templates.model import Template
 from sipantau.templates.render import parse_qr_payload
 
 log = logging.getLogger("sipantau.read")
 
 DebugSink = Callable[[str, np.ndarray], None]
-FAILED = "processing_failed: foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
+FAILED = Reason(
+    "processing_failed", "foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
+)
 
 
 @dataclass
@@ -44,9 +46,9 @@ class Reader:
             reading = self._read(data, photo, template_id)
         except PhotoRejected as exc:
             log.info("rejected %s: %s (%s)", photo, exc.code, exc.detail)
-            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+            reading = FormReading(photo, template_id, "rejected", [Reason(exc.code, exc.message)])
         except SipantauError as exc:
-            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+            reading = FormReading(photo, template_id, "rejected", [Reason(exc.code, exc.message)])
         except Exception:  # a photo that breaks a stage must not stop the batch
             log.exception("reading %s failed", photo)
             reading = FormReading(photo, template_id, "rejected", [FAILED])
@@ -75,7 +77,7 @@ class Reader:
                 photo,
                 template.id,
                 "rejected",
-                [f"{p.code}: {p.message}" for p in problems],
+                [Reason(p.code, p.message) for p in problems],
                 tps=tps,
                 page=page,
             )
@@ -105,7 +107,7 @@ class Reader:
             photo,
             template.id,
             verdict.status,
-            list(verdict.reasons),
+            review_reasons(verdict),
             verdict.fields,
             tps=tps,
             page=page,
@@ -184,6 +186,19 @@ class Reader:
         if other.id == t.id or (other.page, other.locator) == (t.page, t.locator):
             return other, page, parsed[1]  # the same page frame: the same warp serves
         return other, locate(image, other, self.settings.locate), parsed[1]
+
+
+def review_reasons(verdict: Verdict) -> list[Reason]:
+    """The verdict's form-level reasons, each with the code of its cause."""
+    codes: dict[str, str] = {}
+    n = sum(f.status != "ok" for f in verdict.fields.values())
+    codes[f"{n} kolom perlu diperiksa"] = "fields_to_review"
+    for r in verdict.checks:
+        if r.ok is False:
+            codes.setdefault(r.message, "rule_broken")
+        elif r.ok is None:
+            codes.setdefault(f"{r.rule or r.expr}: tidak dapat diperiksa", "rule_unchecked")
+    return [Reason(codes.get(text, REVIEW), text) for text in verdict.reasons]
 
 
 _qr = cv2.QRCodeDetector()

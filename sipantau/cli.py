@@ -64,14 +64,10 @@ def _read(args: argparse.Namespace) -> int:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            from sipantau.ocr.types import FormReading
+            from sipantau.ocr.types import FormReading, Reason
 
-            reading = FormReading(
-                str(path),
-                args.template,
-                "rejected",
-                [f"unreadable_file: berkas tidak dapat dibuka ({exc.strerror})"],
-            )
+            why = Reason("unreadable_file", f"berkas tidak dapat dibuka ({exc.strerror})")
+            reading = FormReading(str(path), args.template, "rejected", [why])
         else:
             reading = reader.read(data, str(path), args.template)
         print(json.dumps(reading.export(), ensure_ascii=False), flush=True)

@@ -71,7 +71,7 @@ def test_blank_form_is_all_review(reader):
 def test_png_bomb_and_non_image_through_the_reader(reader):
     from tests.test_decode import _png_bomb
 
-    assert reader.read(_png_bomb(20000, 20000), "bomb.png").reasons[0].startswith("too_many_pixels")
+    assert reader.read(_png_bomb(20000, 20000), "bomb.png").reasons[0].code == "too_many_pixels"
     assert reader.read(b"<html>not a photo</html>", "x.jpg").status == "rejected"
     noise = (np.random.default_rng(1).random((900, 1200)) * 255).astype(np.uint8)
     r = reader.read(cv2.imencode(".png", noise)[1].tobytes(), "noise.png")

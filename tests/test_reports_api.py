@@ -50,14 +50,18 @@ def test_check_rechecks_typed_values_and_saves_nothing(live: LiveService, read_s
         f"DPT pada formulir ({truth['dpt_jml']}) berbeda dengan data DPT TPS ini ({tps_dpt})"
     ]
     assert ok["fields"]["dpt_jml"]["status"] == "review"
-    assert ok["fields"]["paslon_1"] == {"status": "ok", "reasons": []}
+    assert ok["fields"]["dpt_jml"]["rules"] == ["DPT"]
+    assert ok["fields"]["paslon_1"] == {"status": "ok", "reasons": [], "rules": []}
 
     bad = truth | {"paslon_1": truth["paslon_1"] + 1}
     out = rev.post(f"/submissions/{kwk['id']}/check", json={"values": bad}).json()
     assert out["ok"] is False
     assert out["fields"]["paslon_1"]["status"] == "review"
     assert any(r.startswith("R") for r in out["fields"]["paslon_1"]["reasons"])
-    assert out["fields"]["dpt_l"] == {"status": "ok", "reasons": []}
+    assert out["fields"]["paslon_1"]["rules"] and all(
+        r.startswith("R") for r in out["fields"]["paslon_1"]["rules"]
+    )
+    assert out["fields"]["dpt_l"] == {"status": "ok", "reasons": [], "rules": []}
 
     before = rev.get(f"/submissions/{kwk['id']}/history").json()["values"]
     assert len(before) == 1  # nothing saved by either check

@@ -4,7 +4,6 @@ and which older photo it supersedes. Runs inside the transaction that finishes t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -55,20 +54,6 @@ def fields_for(session: Session, template: Template, race: str) -> list[RaceFiel
             rf = race_fields(template, r.id, r.short, len(r.paslon))
             if rf is not None:
                 out.append(rf)
-    return out
-
-
-def field_export(reading: FormReading) -> dict[str, Any]:
-    """The reader's fields with each field's box on the aligned page."""
-    out: dict[str, Any] = {}
-    for name, f in reading.fields.items():
-        d = f.export()
-        d["kind"] = f.kind
-        if f.boxes:
-            xs = [b.box[0] for b in f.boxes] + [b.box[0] + b.box[2] for b in f.boxes]
-            ys = [b.box[1] for b in f.boxes] + [b.box[1] + b.box[3] for b in f.boxes]
-            d["box"] = [int(min(xs)), int(min(ys)), int(max(xs) - min(xs)), int(max(ys) - min(ys))]
-        out[name] = d
     return out
 
 
@@ -170,7 +155,8 @@ def record(
     max_distance: int,
 ) -> None:
     """Store a reading and decide the submission's state (the caller holds the job's lease)."""
-    fields = field_export(reading)
+    fields = {name: f.export(geometry=True) for name, f in reading.fields.items()}
+    reasons = [r.export() for r in reading.reasons]
     session.add(
         Reading(
             submission_id=sub.id,
@@ -178,7 +164,7 @@ def record(
             worker=worker,
             template=reading.template,
             status=reading.status,
-            reasons=list(reading.reasons),
+            reasons=reasons,
             fields=fields,
             qr_tps=reading.tps,
             ms=round(reading.ms, 1),
@@ -187,9 +173,7 @@ def record(
     sub.template = reading.template
     if reading.status == "rejected" or template is None:
         sub.status = "rejected"
-        session.add(
-            Event(submission_id=sub.id, kind="rejected", detail={"reasons": reading.reasons})
-        )
+        session.add(Event(submission_id=sub.id, kind="rejected", detail={"reasons": reasons}))
         return
     for flag in _mixups(session, sub, reading, template) + _duplicates(
         session, sub, photo, max_distance
@@ -197,7 +181,7 @@ def record(
         add_flag(session, sub, flag)
     tps = session.get(Tps, sub.tps_code)
     assert tps is not None
-    values = {name: f["value"] for name, f in fields.items()}
+    values = {name: f.value for name, f in reading.fields.items()}
     found = problems(template, values, tps.dpt, fields_for(session, template, sub.race))
     session.add(
         FormValues(

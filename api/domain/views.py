@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.infra.models import Event, FormValues, Reading, Submission, User
+from sipantau.ocr.types import Reason
 
 MESSAGES = {
     "queued": "Foto diterima, menunggu dibaca",
@@ -15,12 +16,6 @@ MESSAGES = {
     "review": "Foto diterima; angka akan diperiksa petugas posko",
     "verified": "Terverifikasi: angka sudah masuk hitungan",
 }
-
-
-def _plain(reason: str) -> str:
-    """`blurry: foto buram` -> `foto buram` (the code is for machines)."""
-    code, sep, text = reason.partition(": ")
-    return text if sep and code.replace("_", "").isalnum() and " " not in code else reason
 
 
 def latest_values(session: Session, sub_id: int) -> FormValues | None:
@@ -99,7 +94,7 @@ def _view(
 ) -> dict[str, Any]:
     reasons: list[str] = []
     if reading is not None and sub.status == "rejected":
-        reasons = [_plain(r) for r in reading.reasons]
+        reasons = [Reason.of(r).message for r in reading.reasons]
     elif values is not None:
         reasons = list(values.problems)
     reasons += [f["message"] for f in sub.flags]

@@ -199,7 +199,8 @@ class Reading(Base):
     worker: Mapped[str] = mapped_column(String(80))
     template: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
-    reasons: Mapped[list[str]] = mapped_column(JSON)
+    # Reason.export() objects; readings stored before reasons were typed hold "code: message"
+    reasons: Mapped[list[dict[str, str] | str]] = mapped_column(JSON)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     qr_tps: Mapped[str | None] = mapped_column(String(40), nullable=True)
     ms: Mapped[float] = mapped_column(Float)

@@ -115,7 +115,7 @@ def _show_check(result: dict[str, Any] | None, slots: dict[str, Any], errors: di
             if verdict["status"] == "ok":
                 slot.markdown(":green[:material/check: cocok]")
             else:
-                rules = sorted({r.split(":")[0][:12] for r in verdict["reasons"]})
+                rules = sorted(verdict.get("rules") or [])
                 slot.markdown(f":red[:material/close: {', '.join(rules) or 'periksa'}]")
     if result is None:
         return

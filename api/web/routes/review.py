@@ -157,7 +157,11 @@ def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any
         "ok": not found,
         "reasons": found,
         "fields": {
-            name: {"status": "review" if why else "ok", "reasons": why}
+            name: {
+                "status": "review" if why else "ok",
+                "reasons": [b.message for b in why],
+                "rules": list(dict.fromkeys(b.rule for b in why)),
+            }
             for name, why in per_field.items()
         },
     }
