@@ -56,7 +56,7 @@ def _detectors() -> tuple[cv2.QRCodeDetector, cv2.QRCodeDetectorAruco]:
 def _decode_rectified(photo: GrayImage, corners: np.ndarray) -> str:
     """Warp the found code to an upright square, then decode it as is, sharpened, binarised."""
     side, m = 300, 40
-    dst = np.float32([[m, m], [m + side, m], [m + side, m + side], [m, m + side]])
+    dst = np.array([[m, m], [m + side, m], [m + side, m + side], [m, m + side]], np.float32)
     H = cv2.getPerspectiveTransform(corners.reshape(4, 2).astype(np.float32), dst)
     crop = cv2.warpPerspective(
         photo, H, (side + 2 * m, side + 2 * m), flags=cv2.INTER_CUBIC, borderValue=255

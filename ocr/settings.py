@@ -74,4 +74,4 @@ class ReadSettings(_Settings):
                     decision[name] = float(env[key])
                 except ValueError:
                     raise ValueError(f"{key} must be a number, got {env[key]!r}") from None
-        return cls(decision=DecisionSettings(**decision))
+        return cls(decision=DecisionSettings.model_validate(decision))

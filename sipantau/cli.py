@@ -8,8 +8,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipantau.errors import SipantauError
+
+if TYPE_CHECKING:
+    from sipantau.api.infra.context import Context
 
 
 def _templates_list(args: argparse.Namespace) -> int:
@@ -92,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
-    tp = sub.add_parser("templates", help="form templates")
-    tp = tp.add_subparsers(dest="sub", required=True)
+    templates = sub.add_parser("templates", help="form templates")
+    tp = templates.add_subparsers(dest="sub", required=True)
     tp.add_parser("list", help="list known templates").set_defaults(func=_templates_list)
     r = tp.add_parser("render", help="render a printable blank form (PNG or PDF)")
     r.add_argument("id")
@@ -202,7 +206,7 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(args.api, args.host, args.port)
 
 
-def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _context(args: argparse.Namespace) -> Context:
     from sipantau.api.infra.context import Context
     from sipantau.api.infra.db import migrate
     from sipantau.api.infra.settings import ServiceSettings

@@ -119,10 +119,10 @@ def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None
             stroke_fill=0,
         )
     for f in template.fields:
-        for x, y, w, h in f.boxes:
-            bw = max(2, _px(0.35, s)) if template.page.unit == "mm" else 2
+        for bx, by, bw, bh in f.boxes:  # page units
+            edge = max(2, _px(0.35, s)) if template.page.unit == "mm" else 2
             draw.rectangle(
-                [_px(x, s), _px(y, s), _px(x + w, s), _px(y + h, s)], outline=0, width=bw
+                [_px(bx, s), _px(by, s), _px(bx + bw, s), _px(by + bh, s)], outline=0, width=edge
             )
 
 

@@ -184,24 +184,30 @@ def _text(source: Source, file: str, problems: list[Problem]) -> str | None:
 
     if isinstance(source, Path):
         if not source.is_file():
-            return fail(f"berkas {source} tidak ditemukan")
+            fail(f"berkas {source} tidak ditemukan")
+            return None
         if source.stat().st_size > MAX_BYTES:
-            return fail("berkas lebih dari 5 MB")
+            fail("berkas lebih dari 5 MB")
+            return None
         try:
             source = source.read_bytes()
         except OSError as exc:
-            return fail(f"berkas tidak bisa dibaca ({exc.strerror})")
+            fail(f"berkas tidak bisa dibaca ({exc.strerror})")
+            return None
     if isinstance(source, str):
         source = source.encode("utf-8", "surrogatepass")
     if len(source) > MAX_BYTES:
-        return fail("berkas lebih dari 5 MB")
+        fail("berkas lebih dari 5 MB")
+        return None
     try:
         text = source.decode("utf-8-sig")  # a BOM, as Excel writes, is fine
     except UnicodeDecodeError as exc:
         line = source[: exc.start].count(b"\n") + 1
-        return fail("bukan teks UTF-8; simpan ulang berkas dengan pengodean UTF-8", line)
+        fail("bukan teks UTF-8; simpan ulang berkas dengan pengodean UTF-8", line)
+        return None
     if not text.strip():
-        return fail("berkas kosong")
+        fail("berkas kosong")
+        return None
     return text
 
 
@@ -224,16 +230,20 @@ def _parse_election(text: str, file: str, problems: list[Problem]) -> Election |
 
     try:
         if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
-            return fail("alias YAML (&nama, *nama) tidak didukung; tulis isinya langsung")
+            fail("alias YAML (&nama, *nama) tidak didukung; tulis isinya langsung")
+            return None
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        return fail(f"YAML tidak bisa dibaca: {exc.problem}", mark.line + 1 if mark else None)
+        fail(f"YAML tidak bisa dibaca: {exc.problem}", mark.line + 1 if mark else None)
+        return None
     except yaml.YAMLError as exc:
-        return fail(f"YAML tidak bisa dibaca: {exc}")
+        fail(f"YAML tidak bisa dibaca: {exc}")
+        return None
     if not isinstance(data, dict):
-        return fail("isi berkas harus berupa pemetaan dengan kunci name, region, date, races", 1)
+        fail("isi berkas harus berupa pemetaan dengan kunci name, region, date, races", 1)
+        return None
     try:
         election = Election.model_validate(data)
     except ValidationError as exc:
@@ -315,7 +325,8 @@ class _Tree:
         try:
             return [c.strip() for c in next(csv.reader([text]))]
         except csv.Error as exc:
-            return self.fail(line, f"baris CSV tidak bisa dibaca ({exc})")
+            self.fail(line, f"baris CSV tidak bisa dibaca ({exc})")
+            return None
 
     def header(self, line: int, text: str) -> bool:
         found = self.cells(line, text)
@@ -337,7 +348,8 @@ class _Tree:
             return None
         if len(cells) != len(HEADER):
             hint = "; nama yang memuat koma harus diberi tanda kutip" if len(cells) > 8 else ""
-            return self.fail(line, f"ada {len(cells)} kolom, seharusnya {len(HEADER)}{hint}")
+            self.fail(line, f"ada {len(cells)} kolom, seharusnya {len(HEADER)}{hint}")
+            return None
         kec, kec_name, kel, kel_name, number, dpt, special, name = cells
         before = len(self.problems)
         kec_ok = self._kecamatan(line, kec, kec_name)
@@ -356,7 +368,8 @@ class _Tree:
             return None
         code = tps_code(kel, n)
         if code in self.tps:
-            return self.fail(line, f"TPS {code} sudah ada di baris {self.tps[code][1]}")
+            self.fail(line, f"TPS {code} sudah ada di baris {self.tps[code][1]}")
+            return None
         tps = Tps(
             code=code,
             number=n,

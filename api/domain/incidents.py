@@ -63,7 +63,7 @@ def listing(session: Session, kecamatan: str | None, tps: str | None) -> list[di
     q = select(Incident)
     if tps:
         q = q.where(Incident.tps_code == tps)
-    items = [
+    items: list[dict[str, Any]] = [
         dict(
             id=i.id,
             tps=i.tps_code,

@@ -83,7 +83,7 @@ def _choose(label: str, rows: list[dict[str, Any]], key: str) -> str:
     )
 
 
-def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
+def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any] | None) -> None:
     """Kota -> kecamatan -> kelurahan -> TPS: the rows of the deepest level chosen."""
     level, parent, res, cv = "kecamatan", None, results, cov
     left, right = st.columns(2)
@@ -91,22 +91,24 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
         kec = _choose("Kecamatan", results["rows"], key=f"dash_kec_{race}")
     if kec:
         level, parent = "kelurahan", kec
-        res = board.try_get("/results", "Rincian wilayah", race=race, level=level, parent=parent)
+        found = board.try_get("/results", "Rincian wilayah", race=race, level=level, parent=parent)
         cv = board.try_get("/coverage", "Cakupan wilayah", race=race, level=level, parent=parent)
-        if res is None:
+        if found is None:
             return
+        res = found
         with right:
             kel = _choose("Kelurahan", res["rows"], key=f"dash_kel_{race}_{kec}")
         if kel:
             level, parent = LEVEL_BELOW[level], kel
-            res = board.try_get(
+            found = board.try_get(
                 "/results", "Rincian wilayah", race=race, level=level, parent=parent
             )
             cv = board.try_get(
                 "/coverage", "Cakupan wilayah", race=race, level=level, parent=parent
             )
-            if res is None:
+            if found is None:
                 return
+            res = found
     sub = res["total"]
     st.caption(
         f"{fmt_int(sub['tps_verified'])} dari {fmt_int(sub['tps_total'])} TPS terverifikasi; "

@@ -60,7 +60,9 @@ def health() -> dict[str, str]:
 async def ready(request: Request, ctx: Ctx) -> Any:
     """Readiness: database migrated to head, photo store, and (Celery) the broker answer."""
     runner: Checks = request.app.state.checks
-    checks = {"database": lambda: check_database(ctx.settings.db_url)}
+    checks: dict[str, Callable[[], str | None]] = {
+        "database": lambda: check_database(ctx.settings.db_url)
+    }
     checks["photo_store"] = lambda: check_store(ctx)
     if ctx.settings.job_backend == "celery":
         checks["broker"] = lambda: check_broker(ctx.settings.broker_url)

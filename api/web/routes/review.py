@@ -49,7 +49,7 @@ class SendBackIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-def _queue_query(kecamatan: str | None, race: str | None) -> Select[tuple[Submission]]:
+def _queue_query(kecamatan: str | None, race: str | None) -> Select[Submission]:
     q = select(Submission).where(Submission.status.in_(WAITING))
     if kecamatan:
         q = q.join(Tps, Tps.code == Submission.tps_code).join(
