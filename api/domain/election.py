@@ -6,8 +6,7 @@ its file and line, so the admin fixes an upload in one round instead of one erro
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sipantau.api.domain import csvread
+from sipantau.api.domain.csvread import Problem
 from sipantau.errors import SipantauError
 from sipantau.templates.election import DEMO_ELECTION, Election
 
@@ -27,19 +28,6 @@ MAX_PROBLEMS = 500  # reported; the rest are counted
 Source = bytes | str | Path  # a Path is read; bytes are a file's content; a str is its text
 T = TypeVar("T")
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-
-
-class Problem(BaseModel):
-    """One thing wrong in an uploaded file; `line` is 1-based, None for the whole file."""
-
-    model_config = _FROZEN
-    file: str
-    line: int | None = None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file} baris {self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
 
 
 class ElectionError(SipantauError):
@@ -279,29 +267,22 @@ def _yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
 # --- the region tree (CSV) ---
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) of every line that is neither blank nor a `#` comment."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield number, line
-
-
 def _parse_regions(text: str, file: str, problems: list[Problem]) -> Regions | None:
-    lines = _lines(text)
-    first = next(lines, None)
+    records = csvread.rows(text, file, problems, comments=True)
+    first = next(records, None)
     if first is None:
-        problems.append(Problem(file=file, message="berkas tidak berisi kepala kolom dan TPS"))
+        if not problems:
+            problems.append(Problem(file=file, message="berkas tidak berisi kepala kolom dan TPS"))
         return None
     tree = _Tree(file, problems)
-    if not tree.header(*first):
+    if not tree.header(first.line, first.cells):
         return None
     count = 0
-    for count, (number, line) in enumerate(lines, start=1):  # noqa: B007 (count used after)
+    for count, record in enumerate(records, start=1):  # noqa: B007 (count used after)
         if count > MAX_ROWS:
-            tree.fail(number, f"lebih dari {MAX_ROWS:,} baris TPS".replace(",", "."))
+            tree.fail(record.line, f"lebih dari {MAX_ROWS:,} baris TPS".replace(",", "."))
             break
-        tree.row(number, line)
+        tree.row(record.line, record.cells)
     if count == 0:
         tree.fail(None, "tidak ada satu pun TPS di bawah kepala kolom")
     return tree.regions()
@@ -321,17 +302,7 @@ class _Tree:
     def fail(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(file=self.file, line=line, message=message))
 
-    def cells(self, line: int, text: str) -> list[str] | None:
-        try:
-            return [c.strip() for c in next(csv.reader([text]))]
-        except csv.Error as exc:
-            self.fail(line, f"baris CSV tidak bisa dibaca ({exc})")
-            return None
-
-    def header(self, line: int, text: str) -> bool:
-        found = self.cells(line, text)
-        if found is None:
-            return False
+    def header(self, line: int, found: list[str]) -> bool:
         if tuple(found) == HEADER:
             return True
         missing = [c for c in HEADER if c not in found]
@@ -342,10 +313,7 @@ class _Tree:
         self.fail(line, f"kepala kolom harus persis {','.join(HEADER)} ({'; '.join(detail)})")
         return False
 
-    def row(self, line: int, text: str) -> None:
-        cells = self.cells(line, text)
-        if cells is None:
-            return None
+    def row(self, line: int, cells: list[str]) -> None:
         if len(cells) != len(HEADER):
             hint = "; nama yang memuat koma harus diberi tanda kutip" if len(cells) > 8 else ""
             self.fail(line, f"ada {len(cells)} kolom, seharusnya {len(HEADER)}{hint}")
