@@ -5,8 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def driver_url(url: str) -> str:
+    """A plain `postgresql://` (or `postgres://`) URL, as PostgreSQL's tools and hosting
+    providers write it, on the psycopg 3 driver we install; any other URL as given."""
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in ("postgresql", "postgres"):
+        return f"postgresql+psycopg://{rest}"
+    return url
 
 
 class ServiceSettings(BaseSettings):
@@ -43,6 +52,11 @@ class ServiceSettings(BaseSettings):
     s3_access_key: str | None = None
     s3_secret_key: str | None = None
     log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _psycopg(cls, url: str | None) -> str | None:
+        return driver_url(url) if url else url
 
     @property
     def db_url(self) -> str:
