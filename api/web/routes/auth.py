@@ -11,6 +11,8 @@ from sqlalchemy.orm import Session
 from sipantau.api.domain import auth
 from sipantau.api.domain.directory import tps_info
 from sipantau.api.web.deps import Ctx, User, bearer
+from sipantau.api.web.schemas.accounts import LoginOut, UserOut
+from sipantau.api.web.schemas.base import answers
 
 router = APIRouter(tags=["auth"])
 
@@ -30,7 +32,7 @@ def user_view(session: Session, principal: auth.Principal) -> dict[str, Any]:
     }
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", **answers(LoginOut))
 def login(body: LoginIn, request: Request, ctx: Ctx) -> dict[str, Any]:
     ip = request.client.host if request.client else "?"
     token, expires, principal = auth.login(
@@ -48,7 +50,7 @@ def logout(request: Request, ctx: Ctx, user: User) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.get("/me", **answers(UserOut))
 def me(ctx: Ctx, user: User) -> dict[str, Any]:
     with ctx.reads() as session:
         return user_view(session, user)

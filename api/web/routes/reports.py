@@ -15,6 +15,14 @@ from sipantau.api.domain.official import gap, import_official
 from sipantau.api.domain.tally import timeline
 from sipantau.api.infra.models import Race
 from sipantau.api.web.deps import Ctx, User, role
+from sipantau.api.web.schemas.base import answers
+from sipantau.api.web.schemas.results import (
+    GapOut,
+    IncidentOut,
+    IncidentsOut,
+    OfficialImportOut,
+    TimelineOut,
+)
 
 router = APIRouter(tags=["reports"])
 Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
@@ -28,7 +36,7 @@ class IncidentIn(BaseModel):
     note: str = Field("", max_length=1000)
 
 
-@router.get("/results/timeline")
+@router.get("/results/timeline", **answers(TimelineOut))
 def get_timeline(
     ctx: Ctx, user: Staff, race: str, bucket_min: Annotated[int, Query(ge=1, le=1440)] = 15
 ) -> dict[str, Any]:
@@ -36,13 +44,13 @@ def get_timeline(
         return timeline(session, race, bucket_min)
 
 
-@router.get("/results/gap")
+@router.get("/results/gap", **answers(GapOut))
 def get_gap(ctx: Ctx, user: Staff, race: str) -> dict[str, Any]:
     with ctx.reads() as session:
         return gap(session, race)
 
 
-@router.post("/admin/official-results")
+@router.post("/admin/official-results", **answers(OfficialImportOut))
 async def upload_official(
     ctx: Ctx, user: Admin, race: str, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
@@ -61,7 +69,7 @@ async def upload_official(
     return {"race": race, "imported": await run_in_threadpool(save)}
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, **answers(IncidentOut))
 def post_incident(body: IncidentIn, ctx: Ctx, user: User) -> dict[str, Any]:
     if user.role == "leadership":
         raise forbidden("pimpinan hanya dapat melihat laporan")
@@ -76,7 +84,7 @@ def post_incident(body: IncidentIn, ctx: Ctx, user: User) -> dict[str, Any]:
         }
 
 
-@router.get("/incidents")
+@router.get("/incidents", **answers(IncidentsOut))
 def get_incidents(
     ctx: Ctx, user: Staff, kecamatan: str | None = None, tps: str | None = None
 ) -> dict[str, Any]:

@@ -18,6 +18,8 @@ from sipantau.api.domain.views import latest_values, submission_view, submission
 from sipantau.api.infra.models import Event, FormValues, Kelurahan, Submission, Tps, utcnow
 from sipantau.api.web.deps import Ctx, role
 from sipantau.api.web.routes.submissions import visible
+from sipantau.api.web.schemas.base import answers
+from sipantau.api.web.schemas.submissions import CheckOut, QueueOut, SubmissionOut
 from sipantau.templates.model import Template
 from sipantau.templates.registry import all_templates
 
@@ -61,7 +63,7 @@ def _queue_query(kecamatan: str | None, race: str | None) -> Select[Submission]:
     return q
 
 
-@router.get("/review/queue")
+@router.get("/review/queue", **answers(QueueOut))
 def queue(
     ctx: Ctx,
     user: Reviewer,
@@ -91,7 +93,11 @@ def queue(
         }
 
 
-@router.post("/review/claim", response_model=None)
+@router.post(
+    "/review/claim",
+    responses={204: {"description": "the queue is empty"}},
+    **answers(SubmissionOut),
+)
 def claim(body: ClaimIn, ctx: Ctx, user: Reviewer) -> dict[str, Any] | Response:
     """The oldest waiting form no one else holds, held for this reviewer for a while."""
     now = utcnow()
@@ -140,7 +146,7 @@ def _template_with(sub: Submission, values: dict[str, int | None]) -> Template:
     return template
 
 
-@router.post("/submissions/{sub_id}/check")
+@router.post("/submissions/{sub_id}/check", **answers(CheckOut))
 def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """The rules re-checked on the form's values with `values` typed over them; saves nothing."""
     with ctx.reads() as session:
@@ -167,7 +173,7 @@ def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any
     }
 
 
-@router.post("/submissions/{sub_id}/corrections")
+@router.post("/submissions/{sub_id}/corrections", **answers(SubmissionOut))
 def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """A new version of the values; the rules are checked again on it."""
     with ctx.sessions() as session, session.begin():
@@ -216,7 +222,7 @@ def _decide(
     session.add(Event(submission_id=sub.id, actor_id=user.id, kind=kind, detail=detail))
 
 
-@router.post("/submissions/{sub_id}/approve")
+@router.post("/submissions/{sub_id}/approve", **answers(SubmissionOut))
 def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """Verify the form: from now on its numbers count."""
     with ctx.sessions() as session, session.begin():
@@ -242,7 +248,7 @@ def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str,
         return submission_view(session, sub)
 
 
-@router.post("/submissions/{sub_id}/send-back")
+@router.post("/submissions/{sub_id}/send-back", **answers(SubmissionOut))
 def send_back(sub_id: int, body: SendBackIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """Ask the monitor for a new photo, with the reason."""
     with ctx.sessions() as session, session.begin():

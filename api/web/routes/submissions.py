@@ -22,6 +22,8 @@ from sipantau.api.infra.models import Event, FormValues, Submission
 from sipantau.api.infra.models import User as UserRow
 from sipantau.api.infra.storage import PhotoMissing
 from sipantau.api.web.deps import Ctx, User, role
+from sipantau.api.web.schemas.base import answers, binary
+from sipantau.api.web.schemas.submissions import HistoryOut, SubmissionOut, SubmissionsOut
 
 router = APIRouter(tags=["submissions"])
 Uploader = Annotated[Principal, Depends(role("monitor", "admin"))]
@@ -53,7 +55,7 @@ async def _wait_view(ctx: Context, user: Principal, sub_id: int, wait: float) ->
     return view
 
 
-@router.post("/submissions", status_code=201)
+@router.post("/submissions", status_code=201, **answers(SubmissionOut))
 async def upload(
     ctx: Ctx,
     user: Uploader,
@@ -75,14 +77,14 @@ async def upload(
     return await _wait_view(ctx, user, done.submission_id, wait)
 
 
-@router.get("/submissions/{sub_id}")
+@router.get("/submissions/{sub_id}", **answers(SubmissionOut))
 async def get_submission(
     sub_id: int, ctx: Ctx, user: User, wait: Annotated[float, Query(ge=0, le=20)] = 0
 ) -> dict[str, Any]:
     return await _wait_view(ctx, user, sub_id, wait)
 
 
-@router.get("/submissions")
+@router.get("/submissions", **answers(SubmissionsOut))
 def list_submissions(
     ctx: Ctx,
     user: User,
@@ -106,7 +108,7 @@ def list_submissions(
         return {"items": submission_views(session, subs)}
 
 
-@router.get("/submissions/{sub_id}/photo")
+@router.get("/submissions/{sub_id}/photo", **binary("image/jpeg", "image/png", "image/webp"))
 def original_photo(sub_id: int, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         sub = visible(session, user, sub_id)
@@ -125,14 +127,14 @@ def _page(ctx: Context, sub_id: int) -> bytes:
         raise not_found("halaman yang diluruskan (foto belum atau tidak terbaca)") from None
 
 
-@router.get("/submissions/{sub_id}/page.jpg")
+@router.get("/submissions/{sub_id}/page.jpg", **binary("image/jpeg"))
 def aligned_page(sub_id: int, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
     return Response(_page(ctx, sub_id), media_type="image/jpeg")
 
 
-@router.get("/submissions/{sub_id}/fields/{name}.png")
+@router.get("/submissions/{sub_id}/fields/{name}.png", **binary("image/png"))
 def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
@@ -150,7 +152,7 @@ def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
     return Response(buf.tobytes(), media_type="image/png")
 
 
-@router.get("/submissions/{sub_id}/history")
+@router.get("/submissions/{sub_id}/history", **answers(HistoryOut))
 def history(sub_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
     with ctx.reads() as session:
         visible(session, user, sub_id)
