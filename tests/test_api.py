@@ -313,6 +313,7 @@ def test_exports_are_csv_and_xlsx_of_every_tps(live: LiveService, users) -> None
     csv_text = lead.get("/exports/results.csv?race=gubernur").content.decode("utf-8-sig")
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("kecamatan,kelurahan,tps,dpt,status") and len(lines) == 329
+    assert lines[0].endswith(",terverifikasi_pada,dikoreksi_mesin")
     xlsx = lead.get("/exports/results.xlsx?race=gubernur").content
     ws = load_workbook(io.BytesIO(xlsx)).active
     assert ws.max_row == 329 and ws.cell(1, 3).value == "tps"

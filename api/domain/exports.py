@@ -6,9 +6,13 @@ import csv
 import io
 
 from openpyxl import Workbook
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipantau.api.domain.corrections import machine_corrected
 from sipantau.api.domain.tally import tps_states
+from sipantau.api.infra.models import Submission
+from sipantau.templates.registry import all_templates
 
 STATE_LABEL = {
     "verified": "terverifikasi",
@@ -32,8 +36,10 @@ def rows(session: Session, race: str) -> list[list[object]]:
         "pengguna_hak_pilih",
         "kiriman",
         "terverifikasi_pada",
+        "dikoreksi_mesin",
     ]
     out = [header]
+    fixed = _corrected_labels(session, [s.submission for s in states if s.state == "verified"])
     for s in states:
         done = s.state == "verified"
         out.append(
@@ -49,8 +55,21 @@ def rows(session: Session, race: str) -> list[list[object]]:
                 s.pemilih if done else "",
                 s.submission or "",
                 s.verified_at or "",
+                fixed.get(s.submission or 0, "") if done else "",
             ]
         )
+    return out
+
+
+def _corrected_labels(session: Session, ids: list[int | None]) -> dict[int, str]:
+    """Per verified submission, the labels of the fields the machine corrected ('' if none)."""
+    fixed = machine_corrected(session, [i for i in ids if i is not None])
+    templates = all_templates()
+    out = {}
+    for sub in session.scalars(select(Submission).where(Submission.id.in_(list(fixed)))):
+        t = templates.get(sub.template or "")
+        labels = {f.name: f.label for f in t.fields} if t else {}
+        out[sub.id] = "; ".join(labels.get(n, n) for n in fixed[sub.id])
     return out
 
 

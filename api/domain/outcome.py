@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from sipantau.api.domain.corrections import corrected_fields, describe
 from sipantau.api.domain.rules import ALL_RACES, RaceFields, problems, race_fields
 from sipantau.api.infra.models import (
     Event,
@@ -144,6 +145,14 @@ def supersede_older(session: Session, sub: Submission) -> None:
         session.add(Event(submission_id=older.id, kind="superseded", detail={"by": newer.id}))
 
 
+def _reader_reason(fields: dict[str, Any], template: Template) -> str:
+    """The first version's reason: read by the machine, naming any machine correction."""
+    fixed = corrected_fields(fields)
+    if not fixed:
+        return "dibaca mesin"
+    return "dibaca mesin; " + describe(fixed, {f.name: f.label for f in template.fields})
+
+
 def record(
     session: Session,
     sub: Submission,
@@ -190,7 +199,7 @@ def record(
             source="reader",
             values=values,
             problems=found,
-            reason="dibaca mesin",
+            reason=_reader_reason(fields, template),
         )
     )
     auto = reading.status == "ok" and not found and not sub.flags
