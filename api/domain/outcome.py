@@ -4,6 +4,7 @@ and which older photo it supersedes. Runs inside the transaction that finishes t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
