@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from sipantau.api.wording import check_in_words, label_map
 from sipantau.ocr.checks import compile_checks, message_of
 from sipantau.templates.model import Template
 
@@ -62,12 +63,13 @@ def broken(
 ) -> list[tuple[str, tuple[str, ...]]]:
     """Every rule these values break, in Bahasa Indonesia, with the fields it concerns."""
     out: list[tuple[str, tuple[str, ...]]] = []
+    labels = label_map(template)
     for f in template.fields:
         if f.kind == "digits" and values.get(f.name) is None:
-            out.append((f"kolom {f.name} belum terbaca", (f.name,)))
+            out.append((f"kolom {labels[f.name]} belum terbaca", (f.name,)))
     for c in compile_checks(template.checks):
         if c.holds(values) is False:
-            out.append((f"{message_of(c)} ({c.spec.expr})", c.names))
+            out.append((f"{message_of(c)} ({check_in_words(c, labels, values)})", c.names))
     cap = dpt + (dpt * 25 + 999) // 1000  # ballots delivered: DPT + 2.5 % reserve, rounded up
     for rf in fields:
         for name in (rf.pemilih, rf.total):
@@ -75,7 +77,7 @@ def broken(
             if v is not None and v > cap:
                 out.append(
                     (
-                        f"R7: {name} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
+                        f"R7: {labels.get(name, name)} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
                         "periksa angka ratusan",
                         (name,),
                     )

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.models import Event, FormValues, Reading, Submission, User
+from sipantau.api.wording import label_map
+from sipantau.templates.registry import all_templates
 
 MESSAGES = {
     "queued": "Foto diterima, menunggu dibaca",
@@ -133,4 +135,6 @@ def _view(
     if detail:
         out["fields"] = dict(reading.fields) if reading else {}
         out["read_ms"] = reading.ms if reading else None
+        template = all_templates().get(sub.template or "")
+        out["labels"] = label_map(template) if template else {}
     return out

@@ -6,7 +6,6 @@ One `st.metric` per paslon (label: its name from the API, value: "12.345"), read
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import altair as alt
@@ -14,16 +13,19 @@ import streamlit as st
 
 from sipantau.review_ui import board, session
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import now_text
 from sipantau.review_ui.tally_view import (
     LEVEL_BELOW,
-    WIB,
+    NO_DATA,
     Coverage,
     fmt_int,
     fmt_pct,
     missing_frame,
+    not_verified,
     paslon_frame,
     region_frame,
     shares,
+    styled_regions,
     timeline_frame,
 )
 
@@ -32,31 +34,37 @@ ALL = ""
 
 
 def totals(results: dict[str, Any]) -> None:
-    """One metric per paslon (verified votes, share), then what is not counted, apart."""
+    """One metric per paslon (verified votes, share), then what is not counted, apart.
+    Before any TPS is verified there are no votes to show: "belum ada data", never 0."""
     paslon, total = results["paslon"], results["total"]
+    counted = int(total.get("tps_verified") or 0) > 0
     pct = shares(total["votes"])
     for col, name, votes, share in zip(
         st.columns(len(paslon)), paslon, total["votes"], pct, strict=True
     ):
         with col:
-            st.metric(name, fmt_int(votes), border=True)
+            st.metric(name, fmt_int(votes) if counted else NO_DATA, border=True)
             st.caption(f"{fmt_pct(share)} suara paslon")
     a, b, c, d = st.columns(4)
-    a.metric("Suara sah", fmt_int(total["suara_sah"]))
-    b.metric("Suara tidak sah", fmt_int(total["suara_tidak_sah"]))
-    c.metric("Pengguna hak pilih", fmt_int(total["pemilih"]))
+    shown = fmt_int if counted else (lambda _n: NO_DATA)
+    a.metric("Suara sah", shown(total["suara_sah"]))
+    b.metric("Suara tidak sah", shown(total["suara_tidak_sah"]))
+    c.metric("Pengguna hak pilih", shown(total["pemilih"]))
+    waiting = not_verified(total)
     d.metric(
         "TPS belum terverifikasi",
-        fmt_int(results.get("unverified_tps", 0)),
-        help="Formulir yang masih diperiksa: tidak ikut dihitung dalam angka di atas.",
+        fmt_int(waiting),
+        help="Semua TPS yang angkanya belum terverifikasi (belum masuk, masih diperiksa, "
+        "atau harus foto ulang): tidak ikut dihitung dalam angka di atas.",
     )
-    if results.get("unverified_tps"):
+    if waiting:
         st.caption(
-            f"{fmt_int(results['unverified_tps'])} TPS masih diperiksa; angkanya tidak "
-            "dijumlahkan sampai terverifikasi."
+            f"{fmt_int(waiting)} TPS belum terverifikasi, {fmt_int(results.get('unverified_tps'))}"
+            " di antaranya masih diperiksa; angkanya tidak dijumlahkan sampai terverifikasi."
         )
-    frame = paslon_frame(paslon, total["votes"])
-    st.bar_chart(frame, x="Paslon", y="Suara", horizontal=True, height=200)
+    if counted:
+        frame = paslon_frame(paslon, total["votes"])
+        st.bar_chart(frame, x="Paslon", y="Suara", horizontal=True, height=200)
 
 
 def coverage_block(cov: dict[str, Any]) -> None:
@@ -110,9 +118,10 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
     sub = res["total"]
     st.caption(
         f"{fmt_int(sub['tps_verified'])} dari {fmt_int(sub['tps_total'])} TPS terverifikasi; "
-        f"{fmt_int(sub['tps_unverified'])} masih diperiksa (tidak dihitung)."
+        f"{fmt_int(not_verified(sub))} belum terverifikasi (tidak dihitung), "
+        f"{fmt_int(sub['tps_unverified'])} di antaranya masih diperiksa."
     )
-    st.dataframe(region_frame(res, cv), hide_index=True)
+    st.dataframe(styled_regions(region_frame(res, cv)), hide_index=True)
 
 
 def arrivals(race: str) -> None:
@@ -180,7 +189,7 @@ def live(race: str) -> None:
     top, button = st.columns([5, 1])
     if button.button("Muat ulang", icon=":material/refresh:", key="dash_refresh"):
         board.forget()
-    top.caption(f"Diperbarui {datetime.now(WIB):%H:%M:%S} WIB · otomatis tiap {REFRESH_S} detik")
+    top.caption(f"Diperbarui {now_text()} · otomatis tiap {REFRESH_S} detik")
     results = board.try_get("/results", "Hasil", REFRESH_S - 1, race=race, level="kecamatan")
     cov = board.try_get("/coverage", "Cakupan", REFRESH_S - 1, race=race, level="kecamatan")
     if results is None or cov is None:

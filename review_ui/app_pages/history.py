@@ -7,8 +7,10 @@ from typing import Any
 
 import streamlit as st
 
+from sipantau.review_ui import history_view
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.session import api, show_failure
 
 
@@ -32,7 +34,7 @@ def _pick() -> int | None:
             items,
             format_func=lambda s: (
                 f"#{s['id']} · {s['race']} · {logic.STATUS_LABELS.get(s['status'], s['status'])}"
-                f" · {s['created_at'][:19]}"
+                f" · {wib_text(s['created_at'])}"
             ),
         )
         return int(chosen["id"])
@@ -62,9 +64,12 @@ def main() -> None:
         return
     _summary(sub)
     st.markdown("#### Versi angka")
-    st.dataframe(logic.version_changes(history["values"]), hide_index=True, width="stretch")
+    labels = sub.get("labels") or {}
+    versions = history_view.version_changes(history["values"], labels)
+    st.dataframe(versions, hide_index=True, width="stretch")
     st.markdown("#### Kejadian")
-    st.dataframe(logic.event_rows(history["events"]), hide_index=True, width="stretch")
+    events = history_view.event_rows(history["events"], labels)
+    st.dataframe(events, hide_index=True, width="stretch")
 
 
 main()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.session import api, show_failure
 
 ALL = "Semua"
@@ -46,7 +47,7 @@ def _table(items: list[dict[str, Any]]) -> None:
             "#": s["id"],
             "TPS": s["tps"],
             "pemilihan": s["race"],
-            "diterima": s["created_at"][:19].replace("T", " "),
+            "diterima": wib_text(s["created_at"]),
             "sedang diperiksa": "ya" if s.get("claimed") else "",
             "alasan": "; ".join(s.get("reasons") or [])[:160],
         }
