@@ -83,10 +83,21 @@ def test_region_frame_joins_coverage() -> None:
             }
         ],
     }
-    cov = {"rows": [{"code": "k1", "retake": 1, "missing": 0}]}
-    row = tally_view.region_frame(results, cov).iloc[0].to_dict()
-    assert row["A"] == 10 and row["B"] == 20 and row["Belum terverifikasi"] == 2
+    results["rows"].append(
+        {"code": "k2", "name": "Kec 2", "votes": [0, 0], "suara_sah": 0, "tps_total": 3}
+        | {"tps_verified": 0, "tps_unverified": 1}
+    )
+    cov = {"rows": [{"code": "k1", "retake": 1, "missing": 0}, {"code": "k2", "missing": 2}]}
+    frame = tally_view.region_frame(results, cov)
+    row = frame.iloc[0].to_dict()
+    assert row["A"] == 10 and row["B"] == 20 and row["Sedang diperiksa"] == 2
+    assert row["Belum terverifikasi"] == 3  # every TPS not verified: 4 - 1
     assert row["Foto diulang"] == 1 and row["Belum masuk"] == 0
+    empty = frame.iloc[1]
+    assert pd.isna(empty["A"]) and pd.isna(empty["Suara sah"])  # not reported: no votes, not 0
+    assert empty["Belum terverifikasi"] == 3
+    html = tally_view.styled_regions(frame).to_html()
+    assert html.count(tally_view.NO_DATA) == 3  # A, B and Suara sah of Kec 2, nothing else
 
 
 def test_gap_rows_states_and_highlight() -> None:
@@ -117,7 +128,13 @@ def test_incidents_newest_first_and_per_tps() -> None:
         _incident("t1", "2024-11-27T04:00:00+00:00", "politik_uang"),
     ]
     frame = incident_view.incident_frame(items)
-    assert frame["Waktu (WIB)"].tolist() == ["27-11 12:00", "27-11 11:00", "27-11 10:00"]
+    per = incident_view.per_tps_frame(items)
+    assert frame["Waktu"].tolist() == [
+        "27-11-2024 12:00 WIB",
+        "27-11-2024 11:00 WIB",
+        "27-11-2024 10:00 WIB",
+    ]
+    assert per["Terakhir"].tolist() == ["27-11-2024 11:00 WIB", "27-11-2024 12:00 WIB"]
     per = incident_view.per_tps_frame(items)
     assert per["Kode"].tolist() == ["t1", "t2"]
     assert per["Laporan"].tolist() == [2, 1]
@@ -207,7 +224,9 @@ def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> No
     shown = _metrics(at)
     for name, votes in zip(res["paslon"], res["total"]["votes"], strict=True):
         assert shown[name] == tally_view.fmt_int(votes)
-    assert shown["TPS belum terverifikasi"] == tally_view.fmt_int(res["unverified_tps"])
+    not_verified = res["total"]["tps_total"] - res["total"]["tps_verified"]
+    assert shown["TPS belum terverifikasi"] == tally_view.fmt_int(not_verified)
+    assert not_verified > res["unverified_tps"]  # the missing TPS count too, not only in review
     for label, key in (("Jumlah TPS", "tps_total"), ("Terverifikasi", "verified")):
         assert shown[label] == tally_view.fmt_int(cov[key])
     assert shown["Belum masuk"] == tally_view.fmt_int(cov["missing"])

@@ -18,6 +18,7 @@ from sipantau.review_ui.keys import focus_script
 from sipantau.review_ui.session import api, show_failure
 
 APPROVE_KEY, SEND_BACK_KEY, NEXT_KEY = "Ctrl+Enter", "Alt+K", "Alt+N"
+SEND_BACK_HINT = "tulis alasan untuk pemantau (minimal 3 huruf)"
 
 
 def _image(sub_id: int, path: str) -> bytes | None:
@@ -154,9 +155,15 @@ def _approve(sub: dict[str, Any], values: dict, ok: bool, errors: dict) -> None:
 
 def _send_back(sub: dict[str, Any]) -> None:
     """The reason and its button in one form: Alt+K sends what is typed, no Enter needed
-    (outside a form a text input commits only on Enter or blur, so the first Alt+K lost it)."""
+    (outside a form a text input commits only on Enter or blur, so the first Alt+K lost it).
+    `validate` makes the browser take the input's latest text when the form is submitted
+    (without it the last keystrokes before Alt+K could be lost) and says what is missing."""
     with st.form(f"send_back_{sub['id']}", enter_to_submit=False, border=False):
-        reason = st.text_input("Alasan dikembalikan ke pemantau", key=f"back_{sub['id']}")
+        reason = st.text_input(
+            "Alasan dikembalikan ke pemantau",
+            key=f"back_{sub['id']}",
+            validate=(r"\S[\s\S]+\S", SEND_BACK_HINT),
+        )
         sent = st.form_submit_button(
             "Kembalikan ke pemantau", shortcut=SEND_BACK_KEY, icon=":material/undo:"
         )
