@@ -145,6 +145,10 @@ def test_send_back_by_keyboard_takes_the_reason_as_typed(
     page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
     page.keyboard.press("Alt+N")
     page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
+    first = sub["labels"][flagged_fields(sub)[0]]
+    page.wait_for_function(  # the page has put the focus on the first flagged field
+        "(l) => document.activeElement && document.activeElement.ariaLabel === l", arg=first
+    )
     reason = "foto buram, mohon ulangi"
     box = page.get_by_label("Alasan dikembalikan ke pemantau")
     box.click()

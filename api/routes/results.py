@@ -10,10 +10,14 @@ from sipantau.api.auth import Principal
 from sipantau.api.deps import Ctx, role
 from sipantau.api.errors import not_found
 from sipantau.api.exports import rows, to_csv, to_xlsx
+from sipantau.api.report_data import gather
+from sipantau.api.report_pdf import build_pdf, wib
 from sipantau.api.tally import coverage, results, tps_states
 
 router = APIRouter(tags=["results"])
 Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
+Reporter = Annotated[Principal, Depends(role("leadership", "admin"))]
+ROLE_NAMES = {"leadership": "pimpinan", "admin": "admin"}
 
 
 @router.get("/results")
@@ -66,4 +70,19 @@ def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
         to_xlsx(table, f"Hasil {race}"),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
+    )
+
+
+@router.get("/results/report.pdf")
+def report_pdf(ctx: Ctx, user: Reporter) -> Response:
+    """The "Laporan Hitung Cepat" for leadership to send up (PDF, built off the event loop)."""
+    who = f"{user.name or user.username} ({user.username}, {ROLE_NAMES.get(user.role, user.role)})"
+    with ctx.reads() as session:
+        report = gather(session, who)
+    stamp = wib(report.generated_at).replace(" WIB", "").replace(":", "")
+    name = "laporan-hitung-cepat-" + "-".join(stamp.split()) + ".pdf"
+    return Response(
+        build_pdf(report),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

@@ -31,6 +31,7 @@ from sipantau.review_ui.tally_view import (
 
 REFRESH_S = 60  # automatic refresh; each costs ~5 aggregate API calls
 ALL = ""
+REPORTERS = ("leadership", "admin")
 
 
 def totals(results: dict[str, Any]) -> None:
@@ -207,8 +208,32 @@ def live(race: str) -> None:
     exports(race)
 
 
+def report_button() -> None:
+    """Leadership and admin: the "Laporan Hitung Cepat" PDF, built by the API when clicked."""
+    if (session.current_user() or {}).get("role") not in REPORTERS:
+        return
+    api = session.api()  # the download runs on another thread: no session state there
+
+    def fetch() -> bytes:
+        try:
+            return api.raw("/results/report.pdf")
+        except ApiFailure as exc:
+            raise RuntimeError(exc.message) from exc
+
+    st.download_button(
+        "Unduh Laporan Hitung Cepat (PDF)",
+        data=fetch,
+        file_name="laporan-hitung-cepat.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        type="primary",
+        key="dash_report",
+    )
+
+
 st.title("Dasbor hasil hitung cepat")
 st.caption("Hanya angka terverifikasi yang dihitung. Bukan hasil resmi KPU; rahasia.")
+report_button()
 chosen = board.race_picker(key="dash_race")
 if chosen is not None:
     live(chosen[0])
