@@ -235,7 +235,10 @@ def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> No
     assert bar.text.startswith(f"{cov['verified']} dari {cov['tps_total']} TPS terverifikasi")
     missing = api.get("/coverage/missing", params={"race": RACE}).json()["items"]
     assert len(_table(at, "Keadaan")) == len(missing)
-    assert len(at.get("download_button")) == 2
+    downloads = [d.proto.label for d in at.get("download_button")]
+    assert downloads == ["Unduh Laporan Hitung Cepat (PDF)", "Unduh CSV", "Unduh XLSX"]
+    reviewer = _page(live, "dashboard", "reviewer1")
+    assert [d.proto.label for d in reviewer.get("download_button")] == ["Unduh CSV", "Unduh XLSX"]
 
     at.selectbox(key="dash_race").set_value("walikota").run()
     _ok(at)
