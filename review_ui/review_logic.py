@@ -38,6 +38,13 @@ def label_of(sub: dict[str, Any], name: str) -> str:
     return (sub.get("labels") or {}).get(name) or name.replace("_", " ")
 
 
+def race_label(race: str, names: dict[str, str] | None = None) -> str:
+    """A race id in words: its name from `GET /election` when given; the blanko's `semua`."""
+    if race == "semua":
+        return "Blanko (semua pemilihan)"
+    return (names or {}).get(race) or race.replace("_", " ").title()
+
+
 def fmt_confidence(conf: float | None) -> str:
     """The one way confidence is shown: `0.873` -> `"87 %"`."""
     return "-" if conf is None else f"{100 * conf:.0f} %"

@@ -33,7 +33,8 @@ def _pick() -> int | None:
             "Kiriman TPS ini",
             items,
             format_func=lambda s: (
-                f"#{s['id']} · {s['race']} · {logic.STATUS_LABELS.get(s['status'], s['status'])}"
+                f"#{s['id']} · {logic.race_label(s['race'])}"
+                f" · {logic.STATUS_LABELS.get(s['status'], s['status'])}"
                 f" · {wib_text(s['created_at'])}"
             ),
         )
@@ -43,7 +44,7 @@ def _pick() -> int | None:
 
 def _summary(sub: dict[str, Any]) -> None:
     status = logic.STATUS_LABELS.get(sub["status"], sub["status"])
-    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {sub['race']}")
+    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {logic.race_label(sub['race'])}")
     st.caption(f"{status} · versi {sub['version']} · dikirim {sub['submitted_by']}")
     if sub.get("message"):
         st.write(sub["message"])

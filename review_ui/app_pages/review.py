@@ -51,7 +51,7 @@ def _take_next(done: str | None = None) -> None:
 
 def _header(sub: dict[str, Any]) -> None:
     status = logic.STATUS_LABELS.get(sub["status"], sub["status"])
-    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {sub['race']}")
+    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {logic.race_label(sub['race'])}")
     st.caption(f"{status} · dikirim {sub['submitted_by']} · {wib_text(sub['created_at'])}")
     for flag in sub.get("flags") or []:
         st.warning(flag["message"], icon=":material/flag:")
