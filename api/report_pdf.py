@@ -53,9 +53,12 @@ def wib(at: str | datetime | None) -> str:
     return when.astimezone(WIB).strftime("%d-%m-%Y %H:%M WIB")
 
 
-def _table(rows: list[list[Any]], widths: list[float] | None = None) -> Table:
-    t = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT")
+def _table(rows: list[list[Any]], widths: list[float] | None = None, numbers: bool = True) -> Table:
+    """A grid with a header row; `numbers`: every column but the first is right-aligned."""
+    t = Table(rows, colWidths=widths, repeatRows=1, hAlign="LEFT", spaceBefore=1.5 * mm)
     t.setStyle(GRID)
+    if not numbers:
+        t.setStyle(TableStyle([("ALIGN", (0, 0), (-1, -1), "LEFT")]))
     return t
 
 
@@ -143,8 +146,8 @@ def _incidents(report: Report) -> list[Flowable]:
             [wib(i["at"]), i["kecamatan"], i["kelurahan"], f"{int(i['number']):03d}"]
             + [Paragraph(i["label"], SMALL), note]
         )
-    widths = [28 * mm, 28 * mm, 26 * mm, 10 * mm, 30 * mm, 52 * mm]
-    return [*out, _table(rows, widths)]
+    widths = [31 * mm, 30 * mm, 28 * mm, 10 * mm, 32 * mm, 49 * mm]
+    return [*out, _table(rows, widths, numbers=False)]
 
 
 def _header(report: Report) -> list[Flowable]:

@@ -10,6 +10,7 @@ from typing import Any
 from sipantau.review_ui.client import Api, ApiFailure
 
 RULE_CODE = re.compile(r"^R\d+:\s*")
+DETAIL = re.compile(r" \([^()]*(?:\([^()]*\)[^()]*)*= [^()]*(?:\([^()]*\)[^()]*)*\)$")
 CONFIDENCE = re.compile(r"(keyakinan rendah) \((0?\.\d+|1\.0+)\)")
 
 STATUS_LABELS = {
@@ -54,6 +55,13 @@ def plain_reason(text: str) -> str:
     """A reason for a person: no rule code (`R5: `), confidence as a percentage."""
     text = RULE_CODE.sub("", text.strip())
     return CONFIDENCE.sub(lambda m: f"{m[1]} ({fmt_confidence(float(m[2]))})", text)
+
+
+def rule_words(text: str) -> str:
+    """A broken rule's message alone, for the small space beside a field: no rule code and
+    without the sides it lists (`jumlah suara paslon tidak sama dengan suara sah`)."""
+    text = plain_reason(text)
+    return DETAIL.sub("", text) if DETAIL.search(text) else text
 
 
 def flagged_fields(sub: dict[str, Any], checked: dict[str, Any] | None = None) -> list[str]:

@@ -118,9 +118,14 @@ def region_frame(results: dict[str, Any], coverage: dict[str, Any] | None) -> pd
     return frame
 
 
-def styled_regions(frame: pd.DataFrame) -> Any:
-    """The drill-down table as shown: "12.345", and "belum ada data" where no TPS is in."""
-    return frame.style.format(na_rep=NO_DATA, thousands=".")
+def shown_regions(frame: pd.DataFrame, paslon: Sequence[str]) -> pd.DataFrame:
+    """The drill-down table as shown: votes as "12.345", and "belum ada data" where no TPS
+    of the region is verified (st.dataframe draws a missing number as "None")."""
+    out = frame.copy()
+    for col in [*paslon, "Suara sah"]:
+        if col in out.columns:
+            out[col] = [NO_DATA if pd.isna(v) else fmt_int(int(v)) for v in out[col]]
+    return out
 
 
 def missing_frame(items: list[dict[str, Any]]) -> pd.DataFrame:

@@ -96,8 +96,9 @@ def test_region_frame_joins_coverage() -> None:
     empty = frame.iloc[1]
     assert pd.isna(empty["A"]) and pd.isna(empty["Suara sah"])  # not reported: no votes, not 0
     assert empty["Belum terverifikasi"] == 3
-    html = tally_view.styled_regions(frame).to_html()
-    assert html.count(tally_view.NO_DATA) == 3  # A, B and Suara sah of Kec 2, nothing else
+    shown = tally_view.shown_regions(frame, ["A", "B"])
+    assert shown.iloc[0][["A", "B", "Suara sah"]].tolist() == ["10", "20", "30"]
+    assert shown.iloc[1][["A", "B", "Suara sah"]].tolist() == [tally_view.NO_DATA] * 3
 
 
 def test_gap_rows_states_and_highlight() -> None:
@@ -264,8 +265,12 @@ def test_dashboard_drills_down_to_tps(live: LiveService) -> None:
     _ok(at)
     tps = _table(at, "Wilayah")
     assert len(tps) == kel["tps_total"]
-    assert tps["Paslon 1"].sum() == kel["votes"][0]
+    assert sum(_votes(v) for v in tps["Paslon 1"] if v != tally_view.NO_DATA) == kel["votes"][0]
     assert tps["Terverifikasi"].sum() == kel["tps_verified"]
+    silent = tps[tps["Terverifikasi"] == 0]
+    assert len(silent) == kel["tps_total"] - kel["tps_verified"] > 0
+    for col in ("Paslon 1", "Paslon 2", "Paslon 3", "Suara sah"):
+        assert set(silent[col]) == {tally_view.NO_DATA}, silent  # never 0 votes
 
 
 def test_dashboard_moves_by_exactly_the_approved_form(live: LiveService) -> None:

@@ -147,6 +147,12 @@ def test_one_clock_and_one_confidence_format() -> None:
     assert logic.plain_reason("keyakinan rendah (0.620)") == "keyakinan rendah (62 %)"
     assert logic.plain_reason("R5: jumlah suara paslon") == "jumlah suara paslon"
     assert logic.label_of({"labels": {"a_b": "Suara sah"}}, "a_b") == "Suara sah"
+    broken = (
+        "R5: jumlah tidak sama (Suara Paslon 1 (gub) + Suara Paslon 2 (gub) = 9; Suara sah = 8)"
+    )
+    assert logic.rule_words(broken) == "jumlah tidak sama"  # beside a field: the words alone
+    dpt = "DPT pada formulir (512) berbeda dengan data DPT TPS ini (400)"
+    assert logic.rule_words(dpt) == dpt  # whole, never cut to "DPT pada for"
 
 
 def test_focus_script_names_the_fields_in_order_and_the_first_focus() -> None:

@@ -25,7 +25,7 @@ from sipantau.review_ui.tally_view import (
     paslon_frame,
     region_frame,
     shares,
-    styled_regions,
+    shown_regions,
     timeline_frame,
 )
 
@@ -122,7 +122,7 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
         f"{fmt_int(not_verified(sub))} belum terverifikasi (tidak dihitung), "
         f"{fmt_int(sub['tps_unverified'])} di antaranya masih diperiksa."
     )
-    st.dataframe(styled_regions(region_frame(res, cv)), hide_index=True)
+    st.dataframe(shown_regions(region_frame(res, cv), res["paslon"]), hide_index=True)
 
 
 def arrivals(race: str) -> None:

@@ -118,7 +118,7 @@ def _show_check(result: dict[str, Any] | None, slots: dict[str, Any], errors: di
             if verdict["status"] == "ok":
                 slot.markdown(":green[:material/check: cocok]")
             else:
-                why = "; ".join(logic.plain_reason(r) for r in verdict["reasons"])
+                why = "; ".join(dict.fromkeys(map(logic.rule_words, verdict["reasons"])))
                 slot.markdown(f":red[:material/close: {why or 'periksa'}]")
     if result is None:
         return
