@@ -159,3 +159,38 @@ def test_send_back_by_keyboard_takes_the_reason_as_typed(
     assert page.get_by_text("minimal 3 huruf").count() == 0
     sent = svc.login_demo("admin").get(f"/submissions/{sub['id']}").json()
     assert sent["status"] == "sent_back" and reason in sent["message"], sent
+
+
+def test_approve_as_written_by_keyboard_takes_the_reason_as_typed(
+    svc: LiveService, browser, tmp_path: Path
+) -> None:
+    """The paper itself is inconsistent: tick the box, type why, Ctrl+Enter at once."""
+    tps = "1673011001-003"
+    record = make_one(get_template("sipantau-blanko"), INDEX, tps, "careful", SEED, 0.0, tmp_path)
+    monitor = svc.login_demo(f"tps-{tps}")
+    r = monitor.post(
+        "/submissions",
+        params={"wait": 20},
+        data={"tps": tps, "race": "semua"},
+        files={"photo": ("form.jpg", (tmp_path / record["photo"]).read_bytes(), "image/jpeg")},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "review", r.text
+    sub = r.json()
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    _log_in(page, svc.ui_url, "reviewer1", svc.demo_password("reviewer1"))
+    page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
+    page.keyboard.press("Alt+N")
+    page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
+    first = sub["labels"][flagged_fields(sub)[0]]
+    page.wait_for_function(
+        "(l) => document.activeElement && document.activeElement.ariaLabel === l", arg=first
+    )
+    page.get_by_text("Kertasnya sendiri memang tidak konsisten").click()
+    box = page.get_by_label("Alasan menyetujui apa adanya")
+    box.click()
+    reason = "angka di kertas memang ditulis begitu oleh KPPS"
+    page.keyboard.type(reason)
+    page.keyboard.press("Control+Enter")
+    page.get_by_text(f"Formulir #{sub['id']} (TPS {tps}) disetujui.").wait_for(timeout=20000)
+    events = svc.login_demo("admin").get(f"/submissions/{sub['id']}/history").json()["events"]
+    assert events[-1]["kind"] == "approved" and events[-1]["detail"]["reason"] == reason
