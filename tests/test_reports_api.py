@@ -185,7 +185,7 @@ def test_report_pdf_says_what_the_api_says(live: LiveService, read_samples):
     me = leader.get("/me").json()
     election = leader.get("/election").json()
     assert "Laporan Hitung Cepat" in lines and election["name"] in text
-    assert f"Disusun oleh {me['name'] or me['username']} (pimpinan" in " ".join(lines)
+    assert f"Disusun oleh {me['name'] or me['username']} (akun pimpinan)" in " ".join(lines)
     assert re.search(r"Data per \d\d-\d\d-\d{4} \d\d:\d\d WIB", text), text[:400]
     sections = text.split("Selisih dengan hasil resmi KPU")
     assert len(sections) == len(election["races"]) + 1

@@ -12,7 +12,14 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import (
+    KeepTogether,
+    Paragraph,
+    SimpleDocTemplate,
+    Spacer,
+    Table,
+    TableStyle,
+)
 from reportlab.platypus.flowables import Flowable
 
 from sipantau.api.domain.report_data import RaceReport, Report
@@ -117,11 +124,9 @@ def _gap(r: RaceReport) -> list[Flowable]:
 
 
 def _race(r: RaceReport) -> list[Flowable]:
+    """One race: its heading, coverage and totals kept on one page, then the details."""
     return [
-        Paragraph(r.name, H2),
-        _coverage(r),
-        Spacer(1, 2 * mm),
-        *_totals(r),
+        KeepTogether([Paragraph(r.name, H2), _coverage(r), Spacer(1, 2 * mm), *_totals(r)]),
         Spacer(1, 3 * mm),
         Paragraph("<b>Per kecamatan</b> (suara terverifikasi dan persen di kecamatan itu)", BODY),
         _kecamatan(r),
@@ -142,10 +147,8 @@ def _incidents(report: Report) -> list[Flowable]:
     rows: list[list[Any]] = [["Waktu", "Kecamatan", "Kelurahan", "TPS", "Jenis", "Catatan"]]
     for i in report.incidents_latest:
         note = Paragraph(str(i.get("note") or "").replace("<", "&lt;")[:300], SMALL)
-        rows.append(
-            [wib(i["at"]), i["kecamatan"], i["kelurahan"], f"{int(i['number']):03d}"]
-            + [Paragraph(i["label"], SMALL), note]
-        )
+        cells = [wib(i["at"]), i["kecamatan"], i["kelurahan"], f"{int(i['number']):03d}"]
+        rows.append([*(Paragraph(c, SMALL) for c in [*cells, i["label"]]), note])
     widths = [31 * mm, 30 * mm, 28 * mm, 10 * mm, 32 * mm, 49 * mm]
     return [*out, _table(rows, widths, numbers=False)]
 

@@ -17,7 +17,6 @@ from sipantau.api.web.deps import Ctx, role
 router = APIRouter(tags=["results"])
 Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
 Reporter = Annotated[Principal, Depends(role("leadership", "admin"))]
-ROLE_NAMES = {"leadership": "pimpinan", "admin": "admin"}
 
 
 @router.get("/results")
@@ -76,7 +75,7 @@ def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
 @router.get("/results/report.pdf")
 def report_pdf(ctx: Ctx, user: Reporter) -> Response:
     """The "Laporan Hitung Cepat" for leadership to send up (PDF, built off the event loop)."""
-    who = f"{user.name or user.username} ({user.username}, {ROLE_NAMES.get(user.role, user.role)})"
+    who = f"{user.name or user.username} (akun {user.username})"
     with ctx.reads() as session:
         report = gather(session, who)
     stamp = wib(report.generated_at).replace(" WIB", "").replace(":", "")
