@@ -122,7 +122,12 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
         f"{fmt_int(not_verified(sub))} belum terverifikasi (tidak dihitung), "
         f"{fmt_int(sub['tps_unverified'])} di antaranya masih diperiksa."
     )
-    st.dataframe(shown_regions(region_frame(res, cv), res["paslon"]), hide_index=True)
+    right = st.column_config.TextColumn(alignment="right")
+    st.dataframe(
+        shown_regions(region_frame(res, cv), res["paslon"]),
+        hide_index=True,
+        column_config={name: right for name in [*res["paslon"], "Suara sah"]},
+    )
 
 
 def arrivals(race: str) -> None:
