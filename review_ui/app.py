@@ -11,6 +11,9 @@ from sipantau.review_ui.client import ApiFailure
 from sipantau.review_ui.nav import pages_for
 
 HERE = Path(__file__).parent
+# Streamlit's own hint under inputs ("Press Enter to apply") is English and, in a form, wrong
+# about what Enter does: the pages say their keys in Bahasa Indonesia instead.
+HIDE_HINTS = "<style>[data-testid='InputInstructions'] {display: none !important;}</style>"
 
 
 def login_page() -> None:
@@ -32,6 +35,7 @@ def main() -> None:
     st.set_page_config(
         page_title="sipantau posko", page_icon=":material/how_to_vote:", layout="wide"
     )
+    st.html(HIDE_HINTS)
     user = session.current_user()
     if user is None:
         st.navigation([st.Page(login_page, title="Masuk", icon=":material/login:")]).run()

@@ -26,12 +26,16 @@ def _templates_list(args: argparse.Namespace) -> int:
 
 
 def _templates_render(args: argparse.Namespace) -> int:
+    from sipantau.templates.example import DEMO_TPS, example_page, tps_place
     from sipantau.templates.registry import get_template
     from sipantau.templates.render import render, write
 
     template = get_template(args.id)
-    dpi = args.dpi or (300 if args.out.suffix.lower() == ".pdf" else 150)
-    write(render(template, dpi=dpi, tps=args.tps), args.out, dpi, args.boxes)
+    pdf = args.out.suffix.lower() == ".pdf"
+    dpi = args.dpi or (300 if pdf else 150)
+    place = tps_place(args.tps, args.regions or DEMO_TPS) if args.tps else None
+    more = [example_page(template, dpi)] if pdf and template.race is None else []
+    write(render(template, dpi=dpi, tps=args.tps, place=place), args.out, dpi, args.boxes, more)
     print(f"{args.out}" + (f" {args.boxes}" if args.boxes else ""))
     return 0
 
@@ -112,6 +116,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("id")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--tps", help="TPS code printed on the form and put in its QR code")
+    r.add_argument(
+        "--regions",
+        type=Path,
+        help="region CSV naming each TPS's kelurahan and kecamatan (default: the demo's)",
+    )
     r.add_argument("--boxes", type=Path, help="also write the box map (JSON) here")
     r.add_argument("--dpi", type=float, help="default: 300 for PDF, 150 for PNG")
     r.set_defaults(func=_templates_render)

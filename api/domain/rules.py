@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from sipantau.api.domain.wording import check_in_words, label_map
 from sipantau.ocr.checks import compile_checks, message_of
 from sipantau.templates.model import Template
 
@@ -71,13 +72,15 @@ def broken(
 ) -> list[Broken]:
     """Every rule these values break, in Bahasa Indonesia, with the fields it concerns."""
     out: list[Broken] = []
+    labels = label_map(template)
     for f in template.fields:
         if f.kind == "digits" and values.get(f.name) is None:
-            out.append(Broken("kosong", f"kolom {f.name} belum terbaca", (f.name,)))
+            out.append(Broken("kosong", f"kolom {labels[f.name]} belum terbaca", (f.name,)))
     for c in compile_checks(template.checks):
         if c.holds(values) is False:
             rule = c.spec.rule or "aturan"
-            out.append(Broken(rule, f"{message_of(c)} ({c.spec.expr})", c.names))
+            text = f"{message_of(c)} ({check_in_words(c, labels, values)})"
+            out.append(Broken(rule, text, c.names))
     cap = dpt + (dpt * 25 + 999) // 1000  # ballots delivered: DPT + 2.5 % reserve, rounded up
     for rf in fields:
         for name in (rf.pemilih, rf.total):
@@ -86,7 +89,7 @@ def broken(
                 out.append(
                     Broken(
                         "R7",
-                        f"R7: {name} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
+                        f"R7: {labels.get(name, name)} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
                         "periksa angka ratusan",
                         (name,),
                     )

@@ -7,8 +7,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipantau.api.domain.wording import label_map
 from sipantau.api.infra.models import Event, FormValues, Reading, Submission, User
 from sipantau.ocr.types import Reason
+from sipantau.templates.registry import all_templates
 
 MESSAGES = {
     "queued": "Foto diterima, menunggu dibaca",
@@ -128,4 +130,6 @@ def _view(
     if detail:
         out["fields"] = dict(reading.fields) if reading else {}
         out["read_ms"] = reading.ms if reading else None
+        template = all_templates().get(sub.template or "")
+        out["labels"] = label_map(template) if template else {}
     return out

@@ -9,6 +9,8 @@ from fastapi import APIRouter, Depends, Response
 from sipantau.api.domain.auth import Principal
 from sipantau.api.domain.errors import not_found
 from sipantau.api.domain.exports import rows, to_csv, to_xlsx
+from sipantau.api.domain.report_data import gather
+from sipantau.api.domain.report_pdf import build_pdf, wib
 from sipantau.api.domain.tally import coverage, results, tps_states
 from sipantau.api.web.deps import Ctx, role
 from sipantau.api.web.schemas.base import answers, binary
@@ -17,6 +19,7 @@ from sipantau.api.web.schemas.results import CoverageOut, MissingOut, ResultsOut
 router = APIRouter(tags=["results"])
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
+Reporter = Annotated[Principal, Depends(role("leadership", "admin"))]
 
 
 @router.get("/results", **answers(ResultsOut))
@@ -69,4 +72,19 @@ def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
         to_xlsx(table, f"Hasil {race}"),
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers=headers,
+    )
+
+
+@router.get("/results/report.pdf")
+def report_pdf(ctx: Ctx, user: Reporter) -> Response:
+    """The "Laporan Hitung Cepat" for leadership to send up (PDF, built off the event loop)."""
+    who = f"{user.name or user.username} (akun {user.username})"
+    with ctx.reads() as session:
+        report = gather(session, who)
+    stamp = wib(report.generated_at).replace(" WIB", "").replace(":", "")
+    name = "laporan-hitung-cepat-" + "-".join(stamp.split()) + ".pdf"
+    return Response(
+        build_pdf(report),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

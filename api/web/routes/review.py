@@ -182,6 +182,7 @@ def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[s
         last = latest_values(session, sub.id)
         values = dict(last.values) if last else {}
         changed = {k: v for k, v in body.values.items() if values.get(k) != v}
+        before = {k: values.get(k) for k in changed}
         values.update(body.values)
         tps = session.get(Tps, sub.tps_code)
         assert tps is not None
@@ -204,7 +205,7 @@ def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[s
                 submission_id=sub.id,
                 actor_id=user.id,
                 kind="corrected",
-                detail={"changed": changed, "reason": body.reason},
+                detail={"changed": changed, "before": before, "reason": body.reason},
             )
         )
         session.flush()

@@ -45,6 +45,7 @@ class SubmissionOut(Out):
     version: int
     verified_at: str | None
     fields: dict[str, FieldOut] | None = None
+    labels: dict[str, str] | None = None  # field -> its printed label, where asked for by id
     read_ms: float | None = None
 
 
