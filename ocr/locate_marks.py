@@ -92,13 +92,13 @@ def find_marks(photo: GrayImage, min_page_fraction: float) -> tuple[list[Mark], 
     return marks[:MAX_CANDIDATES], f
 
 
-def _order_clockwise(idx: tuple[int, ...], pts: np.ndarray) -> list[int]:
+def order_clockwise(idx: tuple[int, ...], pts: np.ndarray) -> list[int]:
     c = pts.mean(axis=0)
     ang = np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0])
     return [idx[i] for i in np.argsort(ang)]  # image y points down: increasing angle is clockwise
 
 
-def _fits_frame(marks: list[Mark], quad: np.ndarray, rel_arm: np.ndarray) -> bool:
+def fits_frame(marks: list[Mark], quad: np.ndarray, rel_arm: np.ndarray) -> bool:
     """Each mark's arms run along the quad's two edges from its corner, and are as long,
     relative to those edges, as the template prints them (within a factor 1.6)."""
     n = len(quad)
@@ -133,11 +133,19 @@ def _pointing(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
 
 def mark_quads(photo: GrayImage, template: Template, settings: LocateSettings) -> list[np.ndarray]:
     """Quads of four L marks (outer corners, clockwise, photo px) that fit the template's frame,
-    largest first; else three marks and the fourth corner, when it lies outside the photo."""
+    largest first; else frames completed from three or two marks (`partial` below)."""
+    return [q for q, _ in mark_frames(photo, template, settings)]
+
+
+def mark_frames(
+    photo: GrayImage, template: Template, settings: LocateSettings
+) -> list[tuple[np.ndarray, bool]]:
+    """(quad, partial): four marks' quads, else (partial) ones completed from fewer marks whose
+    missing corners lie outside the photo (ocr/locate_partial.py)."""
     marks, f = find_marks(photo, settings.min_page_fraction)
     rel = _rel_arms(template)
     pts = np.array([m.corner for m in marks]).reshape(-1, 2)
-    if len(marks) < 3:
+    if len(marks) < 2:
         return []
     P = _pointing(marks, pts)
     mutual = P & P.T  # adjacent marks of a frame point at each other
@@ -151,57 +159,48 @@ def mark_quads(photo: GrayImage, template: Template, settings: LocateSettings) -
                 key = tuple(sorted((a, int(b), int(c), int(d))))
                 if key in quads:
                     continue
-                order = _order_clockwise(key, pts[list(key)])
+                order = order_clockwise(key, pts[list(key)])
                 quad = pts[order]
                 area = float(cv2.contourArea(quad.astype(np.float32)))
                 if area < settings.min_page_fraction * photo.size * f * f:
                     continue
                 mk = [marks[i] for i in order]
                 # the frame is not square: try it both ways round (short edge first or second)
-                if any(_fits_frame(mk, quad, np.roll(rel, s, axis=0)) for s in (0, 1)):
+                if any(fits_frame(mk, quad, np.roll(rel, s, axis=0)) for s in (0, 1)):
                     quads[key] = (area, quad / f)
     if not quads:
-        return _three_marks(marks, pts, rel, photo.shape, f)
-    return [q for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
+        from sipantau.ocr.locate_partial import partial_frames
 
-
-def _three_marks(
-    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, shape: tuple[int, ...], f: float
-) -> list[np.ndarray]:
-    """Three marks around a right corner; the fourth (outside the photo) completes the frame."""
-    h, w = shape[0] * f, shape[1] * f
-    out: list[tuple[float, np.ndarray]] = []
-    for combo in itertools.permutations(range(len(marks)), 3):
-        a, b, c = (pts[i] for i in combo)  # b: the corner between a and c
-        d = a + c - b
-        if 0 <= d[0] < w and 0 <= d[1] < h:
-            continue  # the fourth mark would be in the photo: not a cut-off page
-        quad = np.array([a, b, c, d])
-        if cv2.contourArea(quad.astype(np.float32), oriented=True) < 0:
-            continue  # keep each triple once, clockwise
-        mk = [marks[i] for i in combo]
-        ghost = Mark(d, -(mk[1].arms), mk[1].arm_len, 0.0)
-        if any(_fits_frame([*mk, ghost], quad, np.roll(rel, s, axis=0)) for s in (0, 1)):
-            out.append((float(cv2.contourArea(quad.astype(np.float32))), quad / f))
-    out.sort(key=lambda q: -q[0])
-    return [q for _, q in out[:2]]
+        size = (photo.shape[0] * f, photo.shape[1] * f)
+        return [(q / f, True) for q in partial_frames(marks, pts, rel, size)]
+    return [(q, False) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
-    """The L marks' frame, turned the way its QR code (else its printed title) says."""
+    """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
+    completed from fewer marks is refined on the printed lines, else the page is cut off."""
     from sipantau.ocr.locate_orient import orient
+    from sipantau.ocr.locate_partial import cut_off_rejection, refine_on_print
 
-    quads = mark_quads(photo, template, settings)
-    if not quads:
+    frames = mark_frames(photo, template, settings)
+    if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
     why = []
-    for quad in quads:
+    for quad, partial in frames:
         found = orient(photo, template, quad, settings)
         if isinstance(found, str):
             why.append(found)
             continue
         H, evidence, payload = found
+        if partial:
+            refined = refine_on_print(photo, template, H)
+            if refined is None:
+                why.append("partial frame: printed lines do not align")
+                continue
+            H, evidence = refined[0], f"{evidence}+print"
         return make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
+    if all(partial for _, partial in frames):
+        raise cut_off_rejection(photo, frames[0][0], "; ".join(why))
     raise PhotoRejected(*UNCLEAR, detail="; ".join(why))
 
 

@@ -1,0 +1,161 @@
+"""A corner-mark frame from three or two L marks, when the page runs out of the photo: the
+missing corners are completed from the marks' arms and the template's proportions, and lie
+outside the frame (a hidden mark inside it is no cut-off page)."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+
+from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.locate_align import Alignment, alignment, line_image, refine_ecc
+from sipantau.ocr.locate_features import handwriting_mask
+from sipantau.ocr.locate_marks import Mark, fits_frame, order_clockwise
+from sipantau.ocr.types import GrayImage, Homography
+from sipantau.templates.model import Template
+
+
+def _outside(p: np.ndarray, size: tuple[float, float]) -> bool:
+    h, w = size
+    return not (0 <= p[0] < w and 0 <= p[1] < h)
+
+
+def _checked(
+    marks: list[Mark], quad: np.ndarray, rel: np.ndarray, out: list[tuple[float, np.ndarray]]
+) -> None:
+    """Append the quad (clockwise) when its marks and ghosts fit the frame one way round."""
+    idx = tuple(range(4))
+    order = order_clockwise(idx, quad)
+    q, mk = quad[order], [marks[i] for i in order]
+    if any(fits_frame(mk, q, np.roll(rel, s, axis=0)) for s in (0, 1)):
+        out.append((float(cv2.contourArea(q.astype(np.float32))), q))
+
+
+def _ghost(at: np.ndarray, towards: list[np.ndarray], arm_len: float) -> Mark:
+    arms = np.array([(t - at) / (np.linalg.norm(t - at) + 1e-9) for t in towards])
+    return Mark(at, arms, arm_len, 0.0)
+
+
+def three_marks(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> list[tuple[float, np.ndarray]]:
+    """Three marks around a right corner b; the fourth, a + c - b, lies outside the photo."""
+    out: list[tuple[float, np.ndarray]] = []
+    for i, j, k in itertools.permutations(range(len(marks)), 3):
+        if i > k:
+            continue  # a and c swapped is the same frame
+        a, b, c = pts[i], pts[j], pts[k]
+        d = a + c - b
+        if _outside(d, size):
+            ghost = _ghost(d, [a, c], marks[j].arm_len)
+            _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
+    return out
+
+
+def two_marks(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> list[tuple[float, np.ndarray]]:
+    """Two marks of one edge; their other arms run along the sides, as long as the template's
+    proportions make them (either edge: the page's width or its height); at least one of the
+    two corners so found lies outside the photo."""
+    w_over_h = rel[1, 0] / rel[0, 0]  # (a/h) / (a/w): the frame's width / height
+    out: list[tuple[float, np.ndarray]] = []
+    for i, j in itertools.combinations(range(len(marks)), 2):
+        a, b = pts[i], pts[j]
+        edge = b - a
+        length = float(np.linalg.norm(edge))
+        if length < 1e-6:
+            continue
+        side = []
+        for m in (marks[i], marks[j]):
+            along = np.abs(m.arms @ (edge / length))
+            side.append(m.arms[int(np.argmin(along))])
+        if side[0] @ side[1] < 0.9:
+            continue  # both other arms run the same way, along the page's sides
+        for ratio in (1 / w_over_h, w_over_h):
+            d, c = a + side[0] * length * ratio, b + side[1] * length * ratio
+            if _outside(c, size) or _outside(d, size):
+                ghosts = [_ghost(c, [b, d], marks[j].arm_len), _ghost(d, [c, a], marks[i].arm_len)]
+                _checked([marks[i], marks[j], *ghosts], np.array([a, b, c, d]), rel, out)
+    return out
+
+
+def partial_frames(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> list[np.ndarray]:
+    """Frames from three marks, else two, largest first (reduced-copy pixels)."""
+    found = three_marks(marks, pts, rel, size) or two_marks(marks, pts, rel, size)
+    found.sort(key=lambda q: -q[0])
+    return [q for _, q in found[:2]]
+
+
+ECC_PX_PER_UNIT = 3.0  # the blank form's print is aligned at this many px per unit (mm)
+_BLANKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _blank_lines(template: Template) -> tuple[np.ndarray, np.ndarray]:
+    """The blank form's printed lines at ECC scale, and where they count (not the boxes, where
+    handwriting goes; not the QR code, which differs per TPS), cached per template."""
+    if template.id not in _BLANKS:
+        from sipantau.templates.render import render
+
+        k = ECC_PX_PER_UNIT
+        img = cv2.cvtColor(render(template, dpi=k * 25.4).image, cv2.COLOR_BGR2GRAY)
+        size = (int(round(template.page.width * k)), int(round(template.page.height * k)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        boxes = [[v * k for v in b] for f in template.fields for b in f.boxes]
+        if template.qr:
+            boxes.append([v * k for v in template.qr])
+        mask = handwriting_mask(size, boxes, 0.4)
+        _BLANKS[template.id] = (line_image(img), mask)
+    return _BLANKS[template.id]
+
+
+MIN_NCC, MIN_PEAK = 0.2, 0.3  # as for registered forms (FeatureSettings)
+
+
+def refine_on_print(
+    photo: GrayImage, template: Template, H: Homography
+) -> tuple[Homography, Alignment] | None:
+    """A frame completed from fewer than four marks is approximate: refine it by ECC on the
+    blank form's printed lines; None when the lines do not measurably align."""
+    lines, mask = _blank_lines(template)
+    k = ECC_PX_PER_UNIT
+    K = np.diag([k, k, 1.0])
+    S = K @ H
+    size = lines.shape[::-1]
+    warped = cv2.warpPerspective(photo, S, size, flags=cv2.INTER_AREA, borderValue=255)
+    inside = cv2.warpPerspective(np.full(photo.shape, 255, np.uint8), S, size, borderValue=0)
+    valid = cv2.bitwise_and(cv2.erode(inside, np.ones((7, 7), np.uint8)), mask)
+    W = refine_ecc(lines, line_image(warped), valid, iterations=20)
+    if W is None:
+        return None
+    H2 = np.linalg.inv(K) @ np.linalg.inv(W) @ S
+    warped = cv2.warpPerspective(photo, K @ H2, size, flags=cv2.INTER_AREA, borderValue=255)
+    a = alignment(lines, line_image(warped), valid)
+    if a.correlation < MIN_NCC or a.peak < MIN_PEAK:
+        return None
+    return H2, a
+
+
+PHOTO_SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
+
+
+def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoRejected:
+    """The page runs out of the photo and cannot be read: say on which side of the photo."""
+    h, w = photo.shape[:2]
+    beyond = {
+        "left": -min(quad[:, 0].min(), 0),
+        "right": max(quad[:, 0].max() - w, 0),
+        "top": -min(quad[:, 1].min(), 0),
+        "bottom": max(quad[:, 1].max() - h, 0),
+    }
+    side = max(beyond, key=lambda k: beyond[k])
+    return PhotoRejected(
+        "cut_off",
+        f"formulir terpotong di sisi {PHOTO_SIDES[side]} foto; foto ulang dengan seluruh "
+        "halaman di dalam bingkai",
+        detail=f"photo {side}: {detail}",
+    )
