@@ -1,6 +1,6 @@
-"""A corner-mark frame from three or two L marks, when the page runs out of the photo: the
-missing corners are completed from the marks' arms and the template's proportions, and lie
-outside the frame (a hidden mark inside it is no cut-off page)."""
+"""A corner-mark frame from three L marks (the fourth out of the photo, or lost to glare or a
+finger) or two (the other two out of the photo): the missing corners are completed from the
+marks' arms and the template's proportions; such a frame is then refined on the printed lines."""
 
 from __future__ import annotations
 
@@ -38,19 +38,36 @@ def _ghost(at: np.ndarray, towards: list[np.ndarray], arm_len: float) -> Mark:
     return Mark(at, arms, arm_len, 0.0)
 
 
+def _other_arm(m: Mark, towards: np.ndarray) -> np.ndarray:
+    """The arm of `m` that does not run towards the point `towards`."""
+    e = (towards - m.corner) / (np.linalg.norm(towards - m.corner) + 1e-9)
+    return m.arms[int(np.argmin(np.abs(m.arms @ e)))]
+
+
+def _meet(p: np.ndarray, u: np.ndarray, q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """Where the lines p + t u and q + s v cross (None when about parallel)."""
+    A = np.array([u, -v]).T
+    if abs(np.linalg.det(A)) < 0.05:
+        return None
+    t = np.linalg.solve(A, q - p)[0]
+    return p + t * u
+
+
 def three_marks(
     marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
 ) -> list[tuple[float, np.ndarray]]:
-    """Three marks around a right corner b; the fourth, a + c - b, lies outside the photo."""
+    """Three marks around a corner b; the fourth where the free arms of a and c meet (lines stay
+    lines in perspective), else a + c - b."""
     out: list[tuple[float, np.ndarray]] = []
     for i, j, k in itertools.permutations(range(len(marks)), 3):
         if i > k:
             continue  # a and c swapped is the same frame
         a, b, c = pts[i], pts[j], pts[k]
-        d = a + c - b
-        if _outside(d, size):
-            ghost = _ghost(d, [a, c], marks[j].arm_len)
-            _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
+        d = _meet(a, _other_arm(marks[i], b), c, _other_arm(marks[k], b))
+        if d is None:
+            d = a + c - b
+        ghost = _ghost(d, [a, c], marks[j].arm_len)
+        _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
     return out
 
 
@@ -144,7 +161,10 @@ PHOTO_SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan
 
 
 def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoRejected:
-    """The page runs out of the photo and cannot be read: say on which side of the photo."""
+    """The page runs out of the photo and cannot be read: say on which side of the photo (a
+    frame wholly in the photo is no cut-off page: then the form is not found)."""
+    from sipantau.ocr.locate import NOT_FOUND
+
     h, w = photo.shape[:2]
     beyond = {
         "left": -min(quad[:, 0].min(), 0),
@@ -153,6 +173,8 @@ def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoR
         "bottom": max(quad[:, 1].max() - h, 0),
     }
     side = max(beyond, key=lambda k: beyond[k])
+    if beyond[side] <= 0:
+        return PhotoRejected(*NOT_FOUND, detail=f"marks missing inside the photo: {detail}")
     return PhotoRejected(
         "cut_off",
         f"formulir terpotong di sisi {PHOTO_SIDES[side]} foto; foto ulang dengan seluruh "
