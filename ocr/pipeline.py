@@ -168,10 +168,10 @@ class Reader:
         if parsed:
             template = self.templates[parsed[0]]
             return template, locate(image, template, self.settings.locate), parsed[1]
-        tried: set[tuple[object, ...]] = set()
+        tried: set[str] = set()
         for kind in ("aruco", "corner_marks"):
             for t in self.templates.values():
-                frame = (t.page, t.locator)
+                frame = t.page.model_dump_json() + t.locator.model_dump_json()
                 if t.locator.kind != kind or frame in tried:
                     continue
                 tried.add(frame)
