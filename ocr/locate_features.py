@@ -42,6 +42,7 @@ class FeatureSettings(BaseModel):
     ransac_px: float = Field(default=4.0, gt=0)  # reprojection threshold, reference px
     min_inliers: int = Field(default=12, ge=8)  # fewer: no homography worth measuring
     box_margin: float = Field(default=0.4, ge=0)  # handwriting mask: boxes grown by this x side
+    near_margin: float = Field(default=2.0, ge=0)  # the print around the boxes: grown this much
     ecc_width: int = Field(default=480, ge=200)  # px, the reference width lines are aligned at
     # measured alignment of the printed lines (see ocr/locate_align.py)
     min_line_ncc: float = Field(default=0.2, ge=0, le=1)
@@ -97,6 +98,7 @@ class FeatureIndex:
     size: tuple[int, int]  # reference width, height
     lines: np.ndarray  # line image at ecc scale
     lines_mask: np.ndarray  # uint8, 255 where the lines count (print, not handwriting)
+    near_boxes: np.ndarray  # uint8, 255 around the boxes: where alignment matters most
 
     @classmethod
     def build(
@@ -117,7 +119,9 @@ class FeatureIndex:
         esize = (int(round(size[0] * k)), int(round(size[1] * k)))
         small = cv2.resize(reference, esize, interpolation=cv2.INTER_AREA)
         emask = cv2.resize(mask, esize, interpolation=cv2.INTER_NEAREST)
-        return cls(pts, desc, size, line_image(small), emask)
+        near = 255 - handwriting_mask(size, boxes, s.near_margin) if boxes else 255 + 0 * mask
+        near = cv2.resize(near, esize, interpolation=cv2.INTER_NEAREST)
+        return cls(pts, desc, size, line_image(small), emask, near)
 
     @property
     def ecc_scale(self) -> float:
@@ -196,8 +200,12 @@ def _warp_lines(
     return line_image(warped), cv2.bitwise_and(inside, index.lines_mask)
 
 
-def _refined(photo: GrayImage, H: Homography, index: FeatureIndex) -> tuple[Homography, Alignment]:
-    """The coarse homography refined by ECC on the printed lines (when that aligns better)."""
+def _refined(
+    photo: GrayImage, H: Homography, index: FeatureIndex
+) -> tuple[Homography, Alignment, Alignment]:
+    """The coarse homography refined by ECC on the printed lines (when that aligns better); its
+    alignment over the page and over the print around the boxes (a crumpled or different print
+    can align on the whole and not where the numbers are)."""
     lines, mask = _warp_lines(photo, H, index)
     best = (H, alignment(index.lines, lines, mask))
     W = refine_ecc(index.lines, lines, mask)
@@ -207,8 +215,10 @@ def _refined(photo: GrayImage, H: Homography, index: FeatureIndex) -> tuple[Homo
         lines2, mask2 = _warp_lines(photo, H2, index)
         a2 = alignment(index.lines, lines2, mask2)
         if a2.correlation > best[1].correlation:
-            best = (H2, a2)
-    return best
+            best, mask = (H2, a2), mask2
+            lines = lines2
+    near = alignment(index.lines, lines, cv2.bitwise_and(mask, index.near_boxes))
+    return best[0], best[1], near
 
 
 def _implausible(
@@ -237,10 +247,10 @@ def register(
         if H is None or implausible:
             why.append(f"@{side}: {detail}, {implausible}")
             continue
-        H, a = _refined(photo, H, index)
-        if a.correlation >= s.min_line_ncc and a.peak >= s.min_line_peak:
+        H, a, near = _refined(photo, H, index)
+        if all(x.correlation >= s.min_line_ncc and x.peak >= s.min_line_peak for x in (a, near)):
             return H, a
-        why.append(f"@{side}: {detail}, {a.summary()}")
+        why.append(f"@{side}: {detail}, {a.summary()}; near the boxes {near.summary()}")
     raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
 
 

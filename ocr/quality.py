@@ -39,10 +39,12 @@ def _all_boxes_units(template: Template) -> np.ndarray:
     return np.array(pts, dtype=np.float64)
 
 
-def cut_side(template: Template, outside: np.ndarray) -> str:
-    """The side of the form (top, bottom, left, right) the boxes outside the photo lie towards."""
+def cut_side(template: Template, outside: np.ndarray, inside: np.ndarray) -> str:
+    """The side of the form (top, bottom, left, right) the boxes outside the photo lie towards,
+    seen from the boxes still in it (from the page's centre when none is)."""
     w, h = template.page.width, template.page.height
-    d = (outside.mean(axis=0) - [w / 2, h / 2]) / [w, h]
+    origin = inside.mean(axis=0) if len(inside) else np.array([w / 2, h / 2])
+    d = (outside.mean(axis=0) - origin) / [w, h]
     if abs(d[0]) > abs(d[1]):
         return "right" if d[0] > 0 else "left"
     return "bottom" if d[1] > 0 else "top"
@@ -57,7 +59,7 @@ def cut_off(photo: GrayImage, page: Page, template: Template) -> Problem | None:
     inside = (pts[:, 0] >= 1) & (pts[:, 0] <= w - 2) & (pts[:, 1] >= 1) & (pts[:, 1] <= h - 2)
     if inside.all():
         return None
-    side = cut_side(template, units[~inside])
+    side = cut_side(template, units[~inside], units[inside])
     return Problem(
         "cut_off",
         CUT_OFF.format(side=SIDES[side]),
