@@ -185,9 +185,9 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     frames = mark_frames(photo, template, settings)
     if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
-    why = []
-    for quad, partial in frames:
-        found = orient(photo, template, quad, settings)
+    why, cut = [], None
+    for k, (quad, partial) in enumerate(frames):
+        found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
             why.append(found)
             continue
@@ -195,12 +195,16 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
         if partial:
             refined = refine_on_print(photo, template, H)
             if refined is None:
-                why.append("partial frame: printed lines do not align")
+                why.append(f"partial frame ({evidence}): printed lines do not align")
+                if evidence in ("qr", "title") and cut is None:
+                    cut = quad  # the form's own QR or title: it is there, and runs out
                 continue
             H, evidence = refined[0], f"{evidence}+print"
         return make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
+    if cut is not None:
+        raise cut_off_rejection(photo, cut, "; ".join(why))
     if all(partial for _, partial in frames):
-        raise cut_off_rejection(photo, frames[0][0], "; ".join(why))
+        raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
     raise PhotoRejected(*UNCLEAR, detail="; ".join(why))
 
 

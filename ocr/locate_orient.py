@@ -14,7 +14,6 @@ from sipantau.templates.model import Template
 QR_PX_PER_UNIT = 6.0  # the QR region is inspected at this many px per template unit (mm)
 QR_MARGIN = 0.4  # of the QR side, around where it is printed
 TITLE_PX_PER_UNIT = 6.0  # cap height 4.2 mm -> 25 px: what tesseract reads best
-SURE_TITLE = 0.85  # a turn whose title region reads this well needs no other turn read
 Found = tuple[Homography, str, str | None]  # photo -> units, evidence, QR payload
 
 
@@ -98,35 +97,65 @@ def _title_region(template: Template) -> tuple[tuple[float, ...], str] | None:
     return (x0, t.y - 2.2 * t.size, width + 2 * t.size, 3.2 * t.size), t.text
 
 
-def by_title(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found | None:
-    """The one turn whose title region reads as the template's title (tesseract, one line)."""
+def _inside(photo: GrayImage, H: Homography, rect: tuple[float, ...]) -> bool:
+    """Whether the page-unit rectangle lies in the photo (else there is no title to read)."""
+    x, y, w, h = rect
+    pts = np.array([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]], np.float64)
+    try:
+        q = cv2.perspectiveTransform(pts, np.linalg.inv(H))[0]
+    except np.linalg.LinAlgError:
+        return False
+    ph, pw = photo.shape[:2]
+    return bool(
+        (q[:, 0] >= 0).all()
+        and (q[:, 0] < pw).all()
+        and (q[:, 1] >= 0).all()
+        and (q[:, 1] < ph).all()
+    )
+
+
+def _has_print(crop: np.ndarray) -> bool:
+    """Some dark print on paper (a line of text), not a blank or a solid area."""
+    dark = float((crop < 0.6 * np.median(crop)).mean())
+    return 0.02 < dark < 0.5
+
+
+def by_title(
+    photo: GrayImage, template: Template, Hs: list[Homography], order: list[int]
+) -> Found | None:
+    """The turn whose title region reads as the template's title (tesseract, one line; a call
+    costs ~0.3 s, so only the turn most like the blank form, `order[0]`, is read: in another
+    turn that region shows table or handwriting, never this title)."""
     from sipantau.ocr.identify import MIN_TITLE_SCORE, ocr_line, title_score
 
     spec = _title_region(template)
     if spec is None:
         return None
     region, title = spec
-    scores = [0.0] * len(Hs)
-    for r, H in enumerate(Hs):
-        if np.isfinite(H).all():
-            scores[r] = title_score(title, ocr_line(_crop(photo, H, region, TITLE_PX_PER_UNIT)))
-        if scores[r] >= SURE_TITLE:  # the other turns show table or handwriting there
-            return H, "title", None
-    order = np.argsort(scores)[::-1]
-    best, second = scores[order[0]], scores[order[1]]
-    if best >= MIN_TITLE_SCORE and best - second >= 0.2:
-        return Hs[int(order[0])], "title", None
+    H = Hs[order[0]]
+    if not np.isfinite(H).all() or not _inside(photo, H, region):
+        return None
+    crop = _crop(photo, H, region, TITLE_PX_PER_UNIT)
+    if _has_print(crop) and title_score(title, ocr_line(crop)) >= MIN_TITLE_SCORE:
+        return H, "title", None
     return None
 
 
 def orient(
-    photo: GrayImage, template: Template, quad: np.ndarray, settings: LocateSettings
+    photo: GrayImage,
+    template: Template,
+    quad: np.ndarray,
+    settings: LocateSettings,
+    use_title: bool = True,
 ) -> Found | str:
     """The page's turn and the evidence for it, or why no evidence settles it."""
+    from sipantau.ocr.locate_similar import by_similarity, similarities
+
     Hs = turns(quad, template)
-    found = by_qr(photo, template, Hs) or by_title(photo, template, Hs)
+    found = by_qr(photo, template, Hs)
     if found:
         return found
-    from sipantau.ocr.locate_similar import by_similarity
-
-    return by_similarity(photo, template, Hs, settings)
+    scores = similarities(photo, template, Hs)
+    order = [int(r) for r in np.argsort(scores)[::-1]]
+    found = by_title(photo, template, Hs, order) if use_title else None
+    return found or by_similarity(scores, Hs, settings)

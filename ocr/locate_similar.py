@@ -42,10 +42,8 @@ def _ncc(a: np.ndarray, b: np.ndarray) -> float:
     return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
 
 
-def by_similarity(
-    photo: GrayImage, template: Template, Hs: list[Homography], settings: LocateSettings
-) -> tuple[Homography, str, None] | str:
-    """The turn that looks most like the blank form, when clearly so; else why not."""
+def similarities(photo: GrayImage, template: Template, Hs: list[Homography]) -> list[float]:
+    """Each turn's high-passed similarity to the blank form (-1 for a degenerate one)."""
     thumb = _thumbnail(template)
     th, tw = thumb.shape
     k = tw / template.page.width
@@ -57,6 +55,13 @@ def by_similarity(
             continue
         warped = cv2.warpPerspective(photo, K @ H, (tw, th), flags=cv2.INTER_AREA, borderValue=255)
         scores.append(_ncc(high_pass(warped), thumb))
+    return scores
+
+
+def by_similarity(
+    scores: list[float], Hs: list[Homography], settings: LocateSettings
+) -> tuple[Homography, str, None] | str:
+    """The turn that looks most like the blank form, when clearly so; else why not."""
     order = np.argsort(scores)[::-1]
     best, second = scores[order[0]], scores[order[1]]
     if best < settings.min_form_similarity or best - second < settings.min_orientation_margin:
