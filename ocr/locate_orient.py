@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from sipantau.ocr.settings import LocateSettings
-from sipantau.ocr.types import GrayImage, Homography
+from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
 
 QR_PX_PER_UNIT = 6.0  # the QR region is inspected at this many px per template unit (mm)
@@ -159,3 +159,19 @@ def orient(
     order = [int(r) for r in np.argsort(scores)[::-1]]
     found = by_title(photo, template, Hs, order) if use_title else None
     return found or by_similarity(scores, Hs, settings)
+
+
+def title_on_page(page: Page, template: Template) -> str | None:
+    """Tesseract on the title region of the canonical page (None when it has no title)."""
+    from sipantau.ocr.identify import ocr_line
+
+    spec = _title_region(template)
+    if spec is None:
+        return None
+    x, y, w, h = (v * page.scale for v in spec[0])
+    ih, iw = page.image.shape[:2]
+    crop = page.image[max(0, int(y)) : min(ih, int(y + h)), max(0, int(x)) : min(iw, int(x + w))]
+    if crop.size == 0:
+        return None
+    f = TITLE_PX_PER_UNIT / page.scale
+    return ocr_line(cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))

@@ -66,6 +66,8 @@ class Reader:
             page = on_larger_photo(page, image, factor, template, self.settings.locate)
         if tps is None:  # not read while identifying the form
             tps = self._check_qr(page, template)
+            if tps is None:
+                self._check_title(page, template)
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
@@ -136,6 +138,28 @@ class Reader:
                 "wrong_form", f"foto ini formulir '{qr_template}', bukan '{template.id}'"
             )
         return tps
+
+    def _check_title(self, page: Page, template: Template) -> None:
+        """No QR payload: when another form shares this page frame (another race), its printed
+        title must not say it is that one."""
+        from sipantau.ocr.identify import match_title
+        from sipantau.ocr.locate_orient import title_on_page
+
+        frame = template.page.model_dump_json() + template.locator.model_dump_json()
+        siblings = [
+            t
+            for t in self.templates.values()
+            if t.id != template.id
+            and t.page.model_dump_json() + t.locator.model_dump_json() == frame
+        ]
+        text = title_on_page(page, template) if siblings else None
+        hit = match_title(text, [template, *siblings]) if text else None
+        if hit and hit[0].id != template.id:
+            raise PhotoRejected(
+                "wrong_form",
+                f"foto ini formulir '{hit[0].id}', bukan '{template.id}' (menurut judulnya)",
+                detail=f"title read: {text.strip()!r}",
+            )
 
     def _photo_qr(self, image: GrayImage) -> tuple[str, str] | None:
         """(template id, TPS) from a QR code anywhere in the photo, when it names a known form."""

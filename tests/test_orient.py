@@ -211,3 +211,17 @@ def test_page_partly_out_of_frame_with_its_boxes_in_is_read(reader, upright):
     r = reader.read(_jpeg(img[: int(px[1])]), "margin", WALIKOTA)
     assert r.status != "rejected", r.reasons
     assert r.page is not None and r.page.method.startswith("corner_marks")
+
+
+def test_another_race_without_its_qr_is_named_by_its_title(reader):
+    """The gubernur sheet (same frame as the walikota one) with its QR code painted over, read as
+    walikota: its printed title names it. The walikota sheet so painted is read."""
+    gub = get_template("c-hasil-kwk-gubernur")
+    img = _gray("c-hasil-kwk-gubernur-0001-careful.jpg")
+    hidden = _blot(img, locate(img, gub), _grown(gub.qr, 4))
+    r = reader.read(_jpeg(hidden), "g", WALIKOTA)
+    assert r.reasons[0].startswith("wrong_form") and "'c-hasil-kwk-gubernur'" in r.reasons[0]
+    t = get_template(WALIKOTA)
+    img = _gray(PHOTO)
+    r = reader.read(_jpeg(_blot(img, locate(img, t), _grown(t.qr, 4))), "w", WALIKOTA)
+    assert r.status != "rejected", r.reasons
