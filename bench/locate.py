@@ -42,7 +42,7 @@ class Case:
     name: str
     data: bytes
     template: str
-    expect: str = "read"  # read | wrong_form:<id> | rejected
+    expect: str = "read"  # read | wrong_form:<id> | cut_off | rejected
     corners: np.ndarray | None = None  # truth page corners (photo px), when known
     values: dict[str, Any] | None = None  # truth values, when known
 
@@ -69,6 +69,8 @@ class Tally:
             self.reasons[code] += 1
         if case.expect == "read":
             self.as_expected += r.status != "rejected"
+        elif case.expect == "cut_off":
+            self.as_expected += code == "cut_off"
         elif case.expect.startswith("wrong_form:"):
             named = case.expect.split(":", 1)[1]
             self.as_expected += code == "wrong_form" and f"'{named}'" in r.reasons[0]
@@ -112,6 +114,14 @@ def _turned(data: bytes, degrees: int, corners: np.ndarray | None) -> tuple[byte
     return cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes(), corners
 
 
+def _cut(data: bytes, corners: np.ndarray, side: str) -> bytes:
+    """The photo cut through the middle of the page on `side` of the photo."""
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    cx, cy = (int(v) for v in corners.mean(axis=0))
+    img = {"top": img[cy:], "bottom": img[:cy], "left": img[:, cx:], "right": img[:, :cx]}[side]
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
 def _inside(corners: np.ndarray, w: float | None, h: float | None) -> bool:
     if not w or not h:
         return True
@@ -135,6 +145,12 @@ def forged_cases(dirs: list[Path]) -> Iterator[Case]:
             deg = (90, 180, 270)[i % 3]
             turned, tc = _turned(data, deg, corners)
             yield Case(f"turned:{d.name}", f"{t['photo']}@{deg}", turned, t["template"], "read", tc)
+            if corners is not None and i % 2 == 0:
+                side = ("top", "bottom", "left", "right")[(i // 2) % 4]
+                name = f"{t['photo']}-cut-{side}"
+                yield Case(
+                    f"cut-off:{d.name}", name, _cut(data, corners, side), t["template"], "cut_off"
+                )
             other = next((k for k in KWK if k != t["template"]), KWK[0])
             if t["template"] in KWK or i % 4 == 0:
                 expect = f"wrong_form:{t['template']}"
