@@ -139,9 +139,9 @@ def mark_quads(photo: GrayImage, template: Template, settings: LocateSettings) -
 
 def mark_frames(
     photo: GrayImage, template: Template, settings: LocateSettings
-) -> list[tuple[np.ndarray, bool]]:
-    """(quad, partial): four marks' quads, else (partial) ones completed from fewer marks whose
-    missing corners lie outside the photo (ocr/locate_partial.py)."""
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(quad, real): four marks' quads (real None), else ones completed from fewer marks (real:
+    which corners are marks found; ocr/locate_partial.py)."""
     marks, f = find_marks(photo, settings.min_page_fraction)
     rel = _rel_arms(template)
     pts = np.array([m.corner for m in marks]).reshape(-1, 2)
@@ -172,27 +172,36 @@ def mark_frames(
         from sipantau.ocr.locate_partial import partial_frames
 
         size = (photo.shape[0] * f, photo.shape[1] * f)
-        return [(q / f, True) for q in partial_frames(marks, pts, rel, size)]
-    return [(q, False) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
+        return [(q / f, real) for q, real in partial_frames(marks, pts, rel, size)]
+    return [(q, None) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
     """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
     completed from fewer marks is refined on the printed lines, else the page is cut off."""
-    from sipantau.ocr.locate_orient import orient
-    from sipantau.ocr.locate_partial import cut_off_rejection, refine_on_print
+    from sipantau.ocr.locate_orient import orient, turns
+    from sipantau.ocr.locate_partial import (
+        cut_off_rejection,
+        find_ghosts,
+        refine_on_print,
+    )
 
     frames = mark_frames(photo, template, settings)
     if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
     why, cut = [], None
-    for k, (quad, partial) in enumerate(frames):
+    for k, (quad, real) in enumerate(frames):
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
             why.append(found)
             continue
         H, evidence, payload = found
-        if partial:
+        if real is not None:
+            quad, real = find_ghosts(photo, template, H, quad, real)
+            if real.all():  # every mark found after all: a whole frame, turned as found
+                H = _same_turn(turns(quad, template), H, quad)
+                real = None
+        if real is not None:
             refined = refine_on_print(photo, template, H)
             if refined is None:
                 why.append(f"partial frame ({evidence}): printed lines do not align")
@@ -203,9 +212,21 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
         return make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
     if cut is not None:
         raise cut_off_rejection(photo, cut, "; ".join(why))
-    if all(partial for _, partial in frames):
+    if all(real is not None for _, real in frames):
         raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
     raise PhotoRejected(*UNCLEAR, detail="; ".join(why))
+
+
+def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Of the four turns of the completed quad, the one that agrees with `H` at its corners."""
+    here = cv2.perspectiveTransform(quad[None].astype(np.float64), H)[0]
+    errs = [
+        np.abs(cv2.perspectiveTransform(quad[None].astype(np.float64), G)[0] - here).max()
+        if np.isfinite(G).all()
+        else np.inf
+        for G in Hs
+    ]
+    return Hs[int(np.argmin(errs))]
 
 
 UNCLEAR = (

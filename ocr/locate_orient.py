@@ -27,10 +27,16 @@ def turns(quad: np.ndarray, template: Template) -> list[Homography]:
     return out
 
 
+def crop_matrix(rect: tuple[float, ...], k: float) -> np.ndarray:
+    """Template units -> pixels of a crop of `rect` (x, y, w, h) at `k` px per unit."""
+    x, y = rect[0], rect[1]
+    return np.array([[k, 0, -x * k], [0, k, -y * k], [0, 0, 1]], np.float64)
+
+
 def _crop(photo: GrayImage, H: Homography, rect: tuple[float, ...], k: float) -> np.ndarray:
     """The template-unit rectangle `rect` (x, y, w, h) of the page, as the photo shows it."""
     x, y, w, h = rect
-    M = np.array([[k, 0, -x * k], [0, k, -y * k], [0, 0, 1]], np.float64) @ H
+    M = crop_matrix(rect, k) @ H
     size = (int(round(w * k)), int(round(h * k)))
     return cv2.warpPerspective(photo, M, size, flags=cv2.INTER_LINEAR, borderValue=255)
 

@@ -22,15 +22,17 @@ def _outside(p: np.ndarray, size: tuple[float, float]) -> bool:
     return not (0 <= p[0] < w and 0 <= p[1] < h)
 
 
-def _checked(
-    marks: list[Mark], quad: np.ndarray, rel: np.ndarray, out: list[tuple[float, np.ndarray]]
-) -> None:
+Found = list[tuple[float, np.ndarray, np.ndarray]]  # area, quad, which corners are real marks
+
+
+def _checked(marks: list[Mark], quad: np.ndarray, rel: np.ndarray, out: Found) -> None:
     """Append the quad (clockwise) when its marks and ghosts fit the frame one way round."""
     idx = tuple(range(4))
     order = order_clockwise(idx, quad)
     q, mk = quad[order], [marks[i] for i in order]
     if any(fits_frame(mk, q, np.roll(rel, s, axis=0)) for s in (0, 1)):
-        out.append((float(cv2.contourArea(q.astype(np.float32))), q))
+        real = np.array([m.fit > 0 for m in mk])
+        out.append((float(cv2.contourArea(q.astype(np.float32))), q, real))
 
 
 def _ghost(at: np.ndarray, towards: list[np.ndarray], arm_len: float) -> Mark:
@@ -55,10 +57,10 @@ def _meet(p: np.ndarray, u: np.ndarray, q: np.ndarray, v: np.ndarray) -> np.ndar
 
 def three_marks(
     marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
-) -> list[tuple[float, np.ndarray]]:
+) -> Found:
     """Three marks around a corner b; the fourth where the free arms of a and c meet (lines stay
     lines in perspective), else a + c - b."""
-    out: list[tuple[float, np.ndarray]] = []
+    out: Found = []
     for i, j, k in itertools.permutations(range(len(marks)), 3):
         if i > k:
             continue  # a and c swapped is the same frame
@@ -73,12 +75,12 @@ def three_marks(
 
 def two_marks(
     marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
-) -> list[tuple[float, np.ndarray]]:
+) -> Found:
     """Two marks of one edge; their other arms run along the sides, as long as the template's
     proportions make them (either edge: the page's width or its height); at least one of the
     two corners so found lies outside the photo."""
     w_over_h = rel[1, 0] / rel[0, 0]  # (a/h) / (a/w): the frame's width / height
-    out: list[tuple[float, np.ndarray]] = []
+    out: Found = []
     for i, j in itertools.combinations(range(len(marks)), 2):
         a, b = pts[i], pts[j]
         edge = b - a
@@ -101,11 +103,26 @@ def two_marks(
 
 def partial_frames(
     marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
-) -> list[np.ndarray]:
-    """Frames from three marks, else two, largest first (reduced-copy pixels)."""
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frames from three marks, else two, largest first (reduced-copy pixels), each with which
+    of its corners are marks found (the others completed)."""
     found = three_marks(marks, pts, rel, size) or two_marks(marks, pts, rel, size)
     found.sort(key=lambda q: -q[0])
-    return [q for _, q in found[:2]]
+    return [(q, real) for _, q, real in found[:2]]
+
+
+def _ideal_mark(corner: int, k: float, arm: float, pad: int) -> np.ndarray:
+    """The printed L for page corner `corner` (clockwise from top-left), dark on paper, with
+    `pad` px of paper around it; its outer corner at (pad, pad) before the flips."""
+    a, t = int(round(arm * k)), max(2, int(round(0.38 * arm * k)))
+    img = np.full((a + 2 * pad, a + 2 * pad), 255, np.uint8)
+    img[pad : pad + t, pad : pad + a] = 0
+    img[pad : pad + a, pad : pad + t] = 0
+    if corner in (1, 2):
+        img = img[:, ::-1]
+    if corner in (2, 3):
+        img = img[::-1]
+    return np.ascontiguousarray(img)
 
 
 ECC_PX_PER_UNIT = 3.0  # the blank form's print is aligned at this many px per unit (mm)
@@ -181,3 +198,44 @@ def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoR
         "halaman di dalam bingkai",
         detail=f"photo {side}: {detail}",
     )
+
+
+def _all_inside(pts: np.ndarray, shape: tuple[int, ...], margin: float = 2.0) -> bool:
+    h, w = shape[:2]
+    x, y = pts[:, 0], pts[:, 1]
+    return bool(((x >= margin) & (x < w - margin) & (y >= margin) & (y < h - margin)).all())
+
+
+def find_ghosts(
+    photo: GrayImage, template: Template, H: Homography, quad: np.ndarray, real: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Look for each completed corner's mark where the frame (turned) puts it, in a rectified
+    crop, by its printed shape (normalised correlation >= 0.6); a mark lost to the background
+    or a blur is found this way, one outside the photo is not."""
+    k, a = 4.0, template.locator.mark_size
+    corners = np.array(template.locator.corners, np.float64)
+    quad, real = quad.copy(), real.copy()
+    in_units = cv2.perspectiveTransform(quad[None].astype(np.float64), H)[0]
+    for i in np.flatnonzero(~real):
+        c = int(np.argmin(np.linalg.norm(corners - in_units[i], axis=1)))
+        cx, cy = corners[c]
+        r = 6 * a  # the completed corner can be off by a few arm lengths
+        rect = (cx - r, cy - r, 2 * r, 2 * r)
+        M = np.array([[k, 0, -rect[0] * k], [0, k, -rect[1] * k], [0, 0, 1]]) @ H
+        side = int(round(2 * r * k))
+        crop = cv2.warpPerspective(photo, M, (side, side), flags=cv2.INTER_LINEAR, borderValue=255)
+        pad = 6
+        ideal = _ideal_mark(c, k, a, pad)
+        score = cv2.matchTemplate(crop, ideal, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(score)
+        if best < 0.6:
+            continue
+        n = ideal.shape[0] - 1
+        box = np.array([[[bx, by], [bx + n, by], [bx + n, by + n], [bx, by + n]]], np.float64)
+        if not _all_inside(cv2.perspectiveTransform(box, np.linalg.inv(M))[0], photo.shape):
+            continue  # a 'mark' at the photo's edge is the edge
+        ox, oy = (pad if c in (0, 3) else n - pad), (pad if c in (0, 1) else n - pad)
+        p = np.array([[[bx + ox, by + oy]]], np.float64)
+        quad[i] = cv2.perspectiveTransform(p, np.linalg.inv(M))[0, 0]
+        real[i] = True
+    return quad, real
