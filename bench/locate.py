@@ -30,6 +30,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--count", type=int, default=12, help="forged photos per template (12)")
     p.add_argument("--seed", type=int, default=4242)
     p.add_argument("--photos", type=Path, nargs="*", default=[], help="forged sets (truth.json)")
+    p.add_argument(
+        "--generator",
+        choices=["eval", "samples"],
+        default="eval",
+        help="photo generator when no --photos: eval (default; no threshold was fitted on it)",
+    )
     p.add_argument("--shared", type=Path, default=Path("../shared"), help="real sets (../shared)")
     p.add_argument("--out", type=Path, help="write locate.json here")
 
@@ -250,7 +256,7 @@ def main(args: argparse.Namespace) -> int:
             t0 = time.perf_counter()
             for i, tid in enumerate((*KWK, "sipantau-blanko")):
                 d = Path(tmp) / tid
-                make_samples(tid, args.count, d, args.seed + i, None)
+                make_samples(tid, args.count, d, args.seed + i, None, generator=args.generator)
                 dirs.append(d)
             print(f"generated {3 * args.count} forged photos in {time.perf_counter() - t0:.0f} s")
         real: dict[str, Path] = {}
