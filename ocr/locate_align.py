@@ -64,10 +64,11 @@ def refine_ecc(
     warped_lines: np.ndarray,
     mask: np.ndarray,
     iterations: int = 10,
+    start: Homography | None = None,
 ) -> Homography | None:
     """ECC homography W with warped(W x) ~ reference(x), on the line images; None when it does
     not converge (the coarse warp is then kept)."""
-    W = np.eye(3, dtype=np.float32)
+    W = np.eye(3, dtype=np.float32) if start is None else start.astype(np.float32)
     crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, iterations, 1e-3)
     try:
         _, W = cv2.findTransformECC(
