@@ -17,7 +17,7 @@ from sipantau.templates.model import Template
 
 PATCH = 32  # px: side of the square a candidate mark is compared to the printed L at
 THICK = 0.38  # arm thickness / arm length of the printed mark (templates/render.py)
-MAX_CANDIDATES = 16
+MAX_CANDIDATES = 40  # best-fitting first: a checkered cloth or tiles make many poor Ls
 
 
 def _ideal_l() -> np.ndarray:
@@ -88,7 +88,7 @@ def find_marks(photo: GrayImage, min_page_fraction: float) -> tuple[list[Mark], 
         mark = _as_mark(binary, c)
         if mark is not None:
             marks.append(mark)
-    marks.sort(key=lambda m: -m.fit * m.arm_len)
+    marks.sort(key=lambda m: -m.fit)
     return marks[:MAX_CANDIDATES], f
 
 
@@ -122,7 +122,7 @@ def _rel_arms(template: Template) -> np.ndarray:
     return np.array([[a / w, a / h], [a / h, a / w]] * 2)
 
 
-def _pointing(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
+def pointing(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
     """P[i, j]: an arm of mark i runs towards mark j (within 20 degrees)."""
     d = pts[None, :, :] - pts[:, None, :]
     d = d / (np.linalg.norm(d, axis=2, keepdims=True) + 1e-9)
@@ -147,7 +147,7 @@ def mark_frames(
     pts = np.array([m.corner for m in marks]).reshape(-1, 2)
     if len(marks) < 2:
         return []
-    P = _pointing(marks, pts)
+    P = pointing(marks, pts)
     mutual = P & P.T  # adjacent marks of a frame point at each other
     quads: dict[tuple[int, ...], tuple[float, np.ndarray]] = {}
     n = len(marks)

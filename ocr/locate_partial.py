@@ -61,16 +61,29 @@ def three_marks(
     """Three marks around a corner b; the fourth where the free arms of a and c meet (lines stay
     lines in perspective), else a + c - b."""
     out: Found = []
-    for i, j, k in itertools.permutations(range(len(marks)), 3):
-        if i > k:
-            continue  # a and c swapped is the same frame
-        a, b, c = pts[i], pts[j], pts[k]
-        d = _meet(a, _other_arm(marks[i], b), c, _other_arm(marks[k], b))
-        if d is None:
-            d = a + c - b
-        ghost = _ghost(d, [a, c], marks[j].arm_len)
-        _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
+    mutual = _mutual(marks, pts)
+    for j in range(len(marks)):  # b: the corner mark, pointing at a and c, and they at it
+        for i, k in itertools.combinations(np.flatnonzero(mutual[j]), 2):
+            _three(marks, pts, rel, i, j, k, out)
     return out
+
+
+def _three(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, i: int, j: int, k: int, out: Found
+) -> None:
+    a, b, c = pts[i], pts[j], pts[k]
+    d = _meet(a, _other_arm(marks[i], b), c, _other_arm(marks[k], b))
+    if d is None:
+        d = a + c - b
+    ghost = _ghost(d, [a, c], marks[j].arm_len)
+    _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
+
+
+def _mutual(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
+    from sipantau.ocr.locate_marks import pointing
+
+    P = pointing(marks, pts)
+    return P & P.T
 
 
 def two_marks(
@@ -81,7 +94,10 @@ def two_marks(
     two corners so found lies outside the photo."""
     w_over_h = rel[1, 0] / rel[0, 0]  # (a/h) / (a/w): the frame's width / height
     out: Found = []
+    mutual = _mutual(marks, pts)
     for i, j in itertools.combinations(range(len(marks)), 2):
+        if not mutual[i, j]:
+            continue  # the marks of one edge point at each other
         a, b = pts[i], pts[j]
         edge = b - a
         length = float(np.linalg.norm(edge))
