@@ -68,6 +68,8 @@ class Reader:
             page = on_larger_photo(page, image, factor, template, self.settings.locate)
         if tps is None:  # not read while identifying the form
             tps = self._check_qr(page, template)
+            if tps is None:
+                self._check_title(page, template)
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
@@ -126,7 +128,7 @@ class Reader:
         return self._identify_and_locate(image)
 
     def _check_qr(self, page: Page, template: Template) -> str | None:
-        payload = read_qr(page, template)
+        payload = page.identity or read_qr(page, template)
         if payload is None:
             return None
         parsed = parse_qr_payload(payload)
@@ -139,30 +141,66 @@ class Reader:
             )
         return tps
 
+    def _check_title(self, page: Page, template: Template) -> None:
+        """No QR payload: when another form shares this page frame (another race), its printed
+        title must not say it is that one."""
+        from sipantau.ocr.identify import match_title
+        from sipantau.ocr.locate_orient import title_on_page
+
+        frame = template.page.model_dump_json() + template.locator.model_dump_json()
+        siblings = [
+            t
+            for t in self.templates.values()
+            if t.id != template.id
+            and t.page.model_dump_json() + t.locator.model_dump_json() == frame
+        ]
+        text = title_on_page(page, template) if siblings else None
+        hit = match_title(text, [template, *siblings]) if text else None
+        if hit and hit[0].id != template.id:
+            raise PhotoRejected(
+                "wrong_form",
+                f"foto ini formulir '{hit[0].id}', bukan '{template.id}' (menurut judulnya)",
+                detail=f"title read: {text.strip()!r}",
+            )
+
+    def _photo_qr(self, image: GrayImage) -> tuple[str, str] | None:
+        """(template id, TPS) from a QR code anywhere in the photo, when it names a known form."""
+        from sipantau.ocr.identify import read_qr as read_photo_qr
+
+        parsed = parse_qr_payload(read_photo_qr(image, sides=(1600,)) or "")
+        return parsed if parsed and parsed[0] in self.templates else None
+
     def _explain_wrong_form(
         self, image: GrayImage, template: Template, exc: PhotoRejected
     ) -> PhotoRejected:
-        """When the expected form is not found, say which form the photo shows, if any."""
-        try:
-            other = self._identify_and_locate(image, by_title=False)[0]
-        except SipantauError:
-            return exc
-        if other.id != template.id:
+        """When the expected form is not found, say which form the photo shows: only when its
+        QR code says so (another form's printed marks fitting is no evidence)."""
+        parsed = self._photo_qr(image)
+        if parsed and parsed[0] != template.id:
             return PhotoRejected(
                 "wrong_form",
-                f"foto ini formulir '{other.id}', bukan '{template.id}'; pilih formulir yang benar",
+                f"foto ini formulir '{parsed[0]}', bukan '{template.id}'; "
+                "pilih formulir yang benar",
+                detail=f"QR code names {parsed[0]}; {exc.detail}",
             )
         return exc
 
     def _identify_and_locate(
         self, image: GrayImage, by_title: bool = True
     ) -> tuple[Template, Page, str | None]:
-        """Which known form is this? Printed marks first (cheap), its QR code to tell forms of
-        the same frame apart, and the printed title (tesseract) as the last resort."""
+        """Which known form is this? Its QR code first; else each page frame's locator once
+        (ArUco, then corner marks, whose QR or title names the form), else the printed title."""
+        parsed = self._photo_qr(image)
+        if parsed:
+            template = self.templates[parsed[0]]
+            return template, locate(image, template, self.settings.locate), parsed[1]
+        tried: set[str] = set()
         for kind in ("aruco", "corner_marks"):
             for t in self.templates.values():
-                if t.locator.kind != kind:
+                frame = t.page.model_dump_json() + t.locator.model_dump_json()
+                if t.locator.kind != kind or frame in tried:
                     continue
+                tried.add(frame)
                 try:
                     page = locate(image, t, self.settings.locate)
                 except PhotoRejected:
@@ -179,7 +217,7 @@ class Reader:
         self, image: GrayImage, t: Template, page: Page
     ) -> tuple[Template, Page, str | None]:
         """The QR's TPS; and the form the QR names when it shares `t`'s frame (another race)."""
-        parsed = parse_qr_payload(read_qr(page, t) or "")
+        parsed = parse_qr_payload(page.identity or read_qr(page, t) or "")
         if parsed is None or parsed[0] not in self.templates:
             return t, page, None
         other = self.templates[parsed[0]]

@@ -104,6 +104,12 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def _bench_locate(args: argparse.Namespace) -> int:
+    from sipantau.bench.locate import main as locate_main
+
+    return locate_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sipantau", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -171,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     br = bsub.add_parser("reader", help="accuracy, silent errors and speed on fresh samples")
     add_arguments(br)
     br.set_defaults(func=_bench)
+    from sipantau.bench.locate import add_arguments as locate_arguments
+
+    bl = bsub.add_parser("locate", help="located / rejected with reason, per set and template")
+    locate_arguments(bl)
+    bl.set_defaults(func=_bench_locate)
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
     bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
     bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
@@ -288,7 +299,11 @@ OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui", "scale": "s
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"] and argv[1:2] not in (["reader"], *([b] for b in OWN_OPTIONS)):
+    if argv[:1] == ["bench"] and argv[1:2] not in (
+        ["reader"],
+        ["locate"],
+        *([b] for b in OWN_OPTIONS),
+    ):
         argv.insert(1, "reader")  # `sipantau bench --count 300` keeps working
     if argv[:1] == ["bench"] and argv[1] in OWN_OPTIONS:  # options are the benchmark's own
         import importlib

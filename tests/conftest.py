@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -49,6 +50,30 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.service)
         else:
             item.add_marker(pytest.mark.unit)
+
+
+# Real forms and photos (../shared/ next to the repository, or $SIPANTAU_SHARED): read where they
+# lie, never copied into the project. Tests that need them carry @pytest.mark.realdata.
+SHARED = Path(
+    os.environ.get("SIPANTAU_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+)
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/; missing: a failure with CI=true, else a skip that says why."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        why = f"real data {path} is missing (../shared/ holds the real forms, never committed)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ../shared/ folder (see `shared_path`)."""
+    return shared_path()
 
 
 @pytest.fixture(scope="session")
