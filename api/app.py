@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sipantau.api import headers
 from sipantau.api.context import Context
 from sipantau.api.errors import ApiError
 from sipantau.api.logs import setup_logging
@@ -48,20 +49,31 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await too_big(scope, receive, send)
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise ApiError(413, "payload_too_large", "kiriman terlalu besar")
             return message
 
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if over:  # the app's own answer to the cut body (e.g. a 400 from the form parser)
+                return
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except ApiError:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
             await too_big(scope, receive, send)
 
 
@@ -84,7 +96,7 @@ def create_app(
         version="1",
         description="Hitung cepat dari foto formulir C.HASIL-KWK dan blanko pemantauan",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served below, with its own Content-Security-Policy
         redoc_url=None,
     )
     app.state.ctx = Context.create(settings)
@@ -114,13 +126,11 @@ def create_app(
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(PREFIX):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return await headers.security_headers(request, call_next, PREFIX)
+
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    def docs() -> Any:
+        return headers.docs_page(f"{PREFIX}/openapi.json", app.title)
 
     for module in (auth, submissions, review, results, reports, admin):
         app.include_router(module.router, prefix=PREFIX)
