@@ -18,10 +18,12 @@ from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import expect
 
 from tests.conftest import _or_fail
 from tests.service import LiveService
 
+APP = Path(__file__).resolve().parents[1] / "review_ui" / "app.py"
 PROXY = "127.0.0.2"
 UI_SECRET = secrets.token_urlsafe(24)
 
@@ -181,3 +183,50 @@ def test_demo_accounts_each_have_their_own_password_kept_only_in_the_file(
     assert str(path) in out and "admin" in out
     assert not any(u["password"] in out for u in users)
     assert "reviewer1" not in out and "tps-" not in out
+
+
+def test_a_monitor_changes_their_password_on_the_phone_page(browser, svc: LiveService) -> None:
+    name, pw = monitor(svc, 5)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{svc.url}/m/")
+    page.get_by_test_id("login-username").fill(name)
+    page.get_by_test_id("login-password").fill(pw)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user-name")).to_be_visible()
+    page.get_by_text("Ganti kata sandi", exact=True).first.click()  # opens the card
+    page.get_by_test_id("password-current").fill(pw)
+    page.get_by_test_id("password-next").fill("sandi-ponsel-1")
+    page.get_by_test_id("password-again").fill("sandi-ponsel-2")
+    page.get_by_test_id("password-submit").click()
+    expect(page.get_by_test_id("password-status")).to_contain_text("tidak sama")
+    page.get_by_test_id("password-again").fill("sandi-ponsel-1")
+    page.get_by_test_id("password-submit").click()
+    expect(page.get_by_test_id("password-status")).to_contain_text("sudah diganti")
+    context.close()
+    assert errors == []
+    anon = client_from(svc, "127.0.0.17")
+    assert login(anon, name, pw).status_code == 401
+    assert login(anon, name, "sandi-ponsel-1").status_code == 200
+
+
+def test_staff_change_their_password_in_the_posko_screens(svc: LiveService, monkeypatch) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setenv("SIPANTAU_API_URL", svc.api)
+    st.cache_resource.clear()
+    at = AppTest.from_file(str(APP), default_timeout=60).run()
+    at.text_input[0].input("pimpinan")
+    at.text_input[1].input(svc.demo_password("pimpinan"))
+    at.button[0].click().run()
+    assert at.session_state["user"]["username"] == "pimpinan"
+    at.text_input(key="pw_current").input(svc.demo_password("pimpinan"))
+    at.text_input(key="pw_new").input("pimpinan-baru-1")
+    at.text_input(key="pw_again").input("pimpinan-baru-1")
+    next(b for b in at.button if b.label == "Ganti kata sandi").click().run()
+    assert any("sudah diganti" in s.value for s in at.success), [e.value for e in at.error]
+    anon = client_from(svc, "127.0.0.18")
+    assert login(anon, "pimpinan", "pimpinan-baru-1").status_code == 200
