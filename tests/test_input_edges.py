@@ -23,7 +23,7 @@ from tests.service import LiveService
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 TRUTH = json.loads((SAMPLES / "truth.json").read_text(encoding="utf-8"))["photos"]
-BIG = [2**31, 2**63, 2**64 + 1, 10**30]  # beyond a row id (32-bit on PostgreSQL) or 64 bits
+BIG = [2**63, 2**64 + 1, 10**30, 2**31]  # beyond a row id (32-bit on PostgreSQL) or 64 bits
 FITS = [2**31 - 1, 987_654_321]
 VIOLATIONS = """window.__csp = [];
 document.addEventListener("securitypolicyviolation",
@@ -78,7 +78,7 @@ def test_ids_out_of_range_are_422_and_large_ones_404(service: LiveService, admin
             want = 422 if sub_id in BIG else 404
             assert r.status_code == want, (method, path, r.status_code, r.text[:200])
             assert r.json()["error"]["code"] in ("invalid_request", "not_found")
-    for offset in BIG[1:]:
+    for offset in BIG[:3]:
         r = admin.get(f"/submissions?offset={offset}")
         assert r.status_code == 422, (offset, r.status_code, r.text[:200])
     r = admin.get(f"/submissions?offset={2**63 - 1}")
