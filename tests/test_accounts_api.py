@@ -230,3 +230,18 @@ def test_staff_change_their_password_in_the_posko_screens(svc: LiveService, monk
     assert any("sudah diganti" in s.value for s in at.success), [e.value for e in at.error]
     anon = client_from(svc, "127.0.0.18")
     assert login(anon, "pimpinan", "pimpinan-baru-1").status_code == 200
+
+
+def test_the_posko_screens_send_the_headers_the_api_believes(monkeypatch) -> None:
+    """The screens' side of the handshake (the API's side is tested above over HTTP)."""
+    from sipantau.api.client_address import UI_ADDRESS_HEADER, UI_SECRET_HEADER
+    from sipantau.review_ui import client
+
+    monkeypatch.setattr(client, "browser_address", lambda: "192.0.2.44")
+    monkeypatch.delenv("SIPANTAU_UI_SECRET", raising=False)
+    assert client.vouch_headers() == {}  # no secret: nothing is claimed
+    monkeypatch.setenv("SIPANTAU_UI_SECRET", "rahasia")
+    sent = {k.lower(): v for k, v in client.vouch_headers().items()}
+    assert sent == {UI_SECRET_HEADER: "rahasia", UI_ADDRESS_HEADER: "192.0.2.44"}
+    monkeypatch.setattr(client, "browser_address", lambda: None)  # localhost: Streamlit says None
+    assert client.vouch_headers() == {}
