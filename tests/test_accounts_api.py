@@ -234,7 +234,7 @@ def test_staff_change_their_password_in_the_posko_screens(svc: LiveService, monk
 
 def test_the_posko_screens_send_the_headers_the_api_believes(monkeypatch) -> None:
     """The screens' side of the handshake (the API's side is tested above over HTTP)."""
-    from sipantau.api.client_address import UI_ADDRESS_HEADER, UI_SECRET_HEADER
+    from sipantau.api.web.client_address import UI_ADDRESS_HEADER, UI_SECRET_HEADER
     from sipantau.review_ui import client
 
     monkeypatch.setattr(client, "browser_address", lambda: "192.0.2.44")
