@@ -9,6 +9,7 @@ import streamlit as st
 from sipantau.review_ui import session
 from sipantau.review_ui.client import ApiFailure
 from sipantau.review_ui.nav import pages_for
+from sipantau.review_ui.password_view import password_expander
 
 HERE = Path(__file__).parent
 # Streamlit's own hint under inputs ("Press Enter to apply") is English and, in a form, wrong
@@ -46,6 +47,7 @@ def main() -> None:
         if st.button("Keluar", icon=":material/logout:"):
             session.log_out()
             st.rerun()
+        password_expander()
     pages = [st.Page(HERE / p.path, title=p.title, icon=p.icon) for p in pages_for(user["role"])]
     st.navigation(pages).run()
 

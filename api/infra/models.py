@@ -128,6 +128,15 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class LoginThrottle(Base):
+    """Login attempts per key (an address, or an account at an address) in a fixed window."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class Photo(Base):
     """An original photo, stored content-addressed; never altered or deleted."""
 

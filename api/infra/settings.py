@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def proxy_networks(text: str) -> tuple[IPNetwork, ...]:
+    """`10.0.0.1, 10.1.0.0/16` as networks; ValueError names an entry that is not one."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    return tuple(ipaddress.ip_network(p, strict=False) for p in parts)
 
 
 def driver_url(url: str) -> str:
@@ -33,6 +42,12 @@ class ServiceSettings(BaseSettings):
     login_window_s: int = 900
     login_max_failures_user: int = 5
     login_max_failures_ip: int = 20
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; default
+    # none: a client's own header never picks the address its login attempts are counted on.
+    trusted_proxies: str = ""
+    # Shared with the posko's screens (`serve` makes one when unset): a request carrying it may
+    # say which browser address it acts for (X-Sipantau-Client-Address).
+    ui_secret: SecretStr | None = None
     phash_max_distance: int = Field(6, ge=0, le=32)
     worker_poll_s: float = Field(0.25, gt=0)
     worker_hold_s: float = Field(0.0, ge=0)  # fault injection: pause after claiming a job
@@ -57,6 +72,16 @@ class ServiceSettings(BaseSettings):
     @classmethod
     def _psycopg(cls, url: str | None) -> str | None:
         return driver_url(url) if url else url
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        proxy_networks(value)  # a typo here must stop the service, not trust nobody silently
+        return value
+
+    @property
+    def proxy_networks(self) -> tuple[IPNetwork, ...]:
+        return proxy_networks(self.trusted_proxies)
 
     @property
     def db_url(self) -> str:

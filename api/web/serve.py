@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -11,6 +12,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import SecretStr
 
 from sipantau.api.infra.settings import ServiceSettings
 
@@ -68,6 +71,16 @@ class Workers:
                 proc.kill()
 
 
+def with_ui_secret(settings: ServiceSettings) -> ServiceSettings:
+    """The secret the posko's screens prove themselves with: the configured one, or a new one
+    for this run; the UI process gets it through its environment."""
+    if settings.ui_secret is None:
+        settings = settings.model_copy(update={"ui_secret": SecretStr(secrets.token_urlsafe(32))})
+    assert settings.ui_secret is not None
+    os.environ["SIPANTAU_UI_SECRET"] = settings.ui_secret.get_secret_value()
+    return settings
+
+
 def serve(
     settings: ServiceSettings,
     host: str,
@@ -90,6 +103,8 @@ def serve(
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    if ui_port is not None:
+        settings = with_ui_secret(settings)
     migrate(settings.db_url)
     ctx = Context.create(settings)
     from sipantau.api.domain import demo as demo_data
@@ -125,7 +140,18 @@ def serve(
         # uvicorn re-raises SIGTERM after its shutdown, so the workers are stopped from the
         # app's shutdown hook, which runs before that; `finally` covers a failed start.
         app = create_app(settings, stop)  # logs: ours (api/infra/logs.py), not uvicorn's
-        uvicorn.run(app, host=host, port=port, log_level="info", log_config=None, access_log=False)
+        # proxy_headers off: X-Forwarded-For is believed only from SIPANTAU_TRUSTED_PROXIES,
+        # by the API itself (api/web/client_address.py), never from whoever sends it
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            forwarded_allow_ips="",
+        )
     finally:
         stop()
     return 0

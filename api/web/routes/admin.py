@@ -9,8 +9,8 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from sipantau.api.domain.accounts import create_user, set_tps
-from sipantau.api.domain.auth import ROLES, Principal, hash_password
+from sipantau.api.domain.accounts import create_user, reset, set_tps
+from sipantau.api.domain.auth import ROLES, Principal
 from sipantau.api.domain.directory import election_info, import_election
 from sipantau.api.domain.election import ElectionError, load_election_files
 from sipantau.api.domain.errors import Invalid, TooLarge, invalid, not_found
@@ -110,10 +110,7 @@ def update_user(username: str, body: UserPatch, ctx: Ctx, user: Admin) -> dict[s
             if body.role not in ROLES:
                 raise invalid(f"peran harus salah satu dari {list(ROLES)}")
             row.role = body.role
-        if body.password is not None:
-            row.password_hash = hash_password(body.password)
-        if body.active is not None:
-            row.active = body.active
+        reset(session, row, body.password, body.active)
         if body.name is not None:
             row.name = body.name
         if body.tps is not None:

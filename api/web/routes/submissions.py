@@ -20,8 +20,9 @@ from sipantau.api.domain.views import latest_reading, submission_view, submissio
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.models import Event, FormValues, Submission
 from sipantau.api.infra.models import User as UserRow
-from sipantau.api.infra.storage import PhotoMissing
+from sipantau.api.infra.storage import PhotoMissing, media_type
 from sipantau.api.web.deps import Ctx, User, role
+from sipantau.api.web.params import Offset, SubId
 from sipantau.api.web.schemas.base import answers, binary
 from sipantau.api.web.schemas.submissions import HistoryOut, SubmissionOut, SubmissionsOut
 
@@ -79,7 +80,7 @@ async def upload(
 
 @router.get("/submissions/{sub_id}", **answers(SubmissionOut))
 async def get_submission(
-    sub_id: int, ctx: Ctx, user: User, wait: Annotated[float, Query(ge=0, le=20)] = 0
+    sub_id: SubId, ctx: Ctx, user: User, wait: Annotated[float, Query(ge=0, le=20)] = 0
 ) -> dict[str, Any]:
     return await _wait_view(ctx, user, sub_id, wait)
 
@@ -92,7 +93,7 @@ def list_submissions(
     race: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     with ctx.reads() as session:
         q = select(Submission).order_by(Submission.id.desc())
@@ -108,16 +109,19 @@ def list_submissions(
         return {"items": submission_views(session, subs)}
 
 
-@router.get("/submissions/{sub_id}/photo", **binary("image/jpeg", "image/png", "image/webp"))
-def original_photo(sub_id: int, ctx: Ctx, user: User) -> Response:
+@router.get(
+    "/submissions/{sub_id}/photo",
+    **binary("image/jpeg", "image/png", "image/webp", "image/tiff", "image/bmp"),
+)
+def original_photo(sub_id: SubId, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         sub = visible(session, user, sub_id)
         if user.role == "monitor" and sub.submitted_by != user.id:
             raise forbidden("hanya pengirim yang dapat mengunduh fotonya")
         sha = sub.photo_sha
     data = ctx.store.get(sha)
-    kind = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
-    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
+    headers = {"Cache-Control": "private, max-age=86400"}
+    return Response(data, media_type=media_type(data), headers=headers)
 
 
 def _page(ctx: Context, sub_id: int) -> bytes:
@@ -128,14 +132,14 @@ def _page(ctx: Context, sub_id: int) -> bytes:
 
 
 @router.get("/submissions/{sub_id}/page.jpg", **binary("image/jpeg"))
-def aligned_page(sub_id: int, ctx: Ctx, user: User) -> Response:
+def aligned_page(sub_id: SubId, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
     return Response(_page(ctx, sub_id), media_type="image/jpeg")
 
 
 @router.get("/submissions/{sub_id}/fields/{name}.png", **binary("image/png"))
-def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
+def field_crop(sub_id: SubId, name: str, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
         reading = latest_reading(session, sub_id)
@@ -153,7 +157,7 @@ def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
 
 
 @router.get("/submissions/{sub_id}/history", **answers(HistoryOut))
-def history(sub_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
+def history(sub_id: SubId, ctx: Ctx, user: User) -> dict[str, Any]:
     with ctx.reads() as session:
         visible(session, user, sub_id)
         names = dict(session.execute(select(UserRow.id, UserRow.username)).tuples().all())
