@@ -14,7 +14,14 @@ MESSAGES = {
     "reading": "Foto sedang dibaca",
     "review": "Foto diterima; angka akan diperiksa petugas posko",
     "verified": "Terverifikasi: angka sudah masuk hitungan",
+    "withdrawn": "Ditarik oleh pengirim; tidak dihitung",
 }
+
+
+def reason_code(reason: str) -> str:
+    """`blurry: foto buram` -> `blurry`; a reason without a code gives ``."""
+    code, sep, _ = reason.partition(": ")
+    return code if sep and code.replace("_", "").isalnum() and " " not in code else ""
 
 
 def _plain(reason: str) -> str:
@@ -98,11 +105,17 @@ def _view(
     detail: bool,
 ) -> dict[str, Any]:
     reasons: list[str] = []
+    codes: list[str] = []
     if reading is not None and sub.status == "rejected":
-        reasons = [_plain(r) for r in reading.reasons]
+        if reading.status == "rejected":  # else: refused after reading (a wrong form, a flag)
+            reasons = [_plain(r) for r in reading.reasons]
+            codes = [reason_code(r) for r in reading.reasons]
     elif values is not None:
         reasons = list(values.problems)
+        codes = ["rule"] * len(reasons)
     reasons += [f["message"] for f in sub.flags]
+    codes += [str(f.get("code", "")) for f in sub.flags]
+    shown = next((f["race"] for f in sub.flags if f.get("code") == "wrong_form"), None)
     message = MESSAGES.get(sub.status, "")
     if sub.status == "rejected":
         message = "Foto ditolak: " + ("; ".join(reasons) or "tidak dapat dibaca")
@@ -123,7 +136,9 @@ def _view(
         "submitted_by": username,
         "template": sub.template,
         "reasons": reasons,
+        "reason_codes": codes,
         "retake": sub.status in ("rejected", "sent_back"),
+        "retake_race": shown or sub.race,
         "message": message,
         "flags": list(sub.flags),
         "values": dict(values.values) if values else {},
