@@ -25,6 +25,7 @@ log = logging.getLogger("sipantau.api")
 STATIC = Path(__file__).with_name("static")
 PREFIX = "/api/v1"
 HTTP_CODES = {401: "unauthenticated", 403: "forbidden", 404: "not_found", 405: "not_allowed"}
+FRESH = {"Cache-Control": "no-cache"}  # the page's files: revalidated, so a fix reaches phones
 
 
 def error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Any:
@@ -120,6 +121,8 @@ def create_app(
         response.headers.setdefault("Referrer-Policy", "no-referrer")
         if request.url.path.startswith(PREFIX):
             response.headers.setdefault("Cache-Control", "no-store")
+        elif request.url.path.startswith("/static/"):
+            response.headers.setdefault("Cache-Control", "no-cache")
         return response
 
     for module in (auth, submissions, review, results, reports, admin):
@@ -129,7 +132,19 @@ def create_app(
 
     @app.get("/m/", include_in_schema=False)
     def monitor_page() -> Any:
-        return FileResponse(STATIC / "monitor.html", media_type="text/html")
+        return FileResponse(STATIC / "monitor.html", media_type="text/html", headers=FRESH)
+
+    @app.get("/m/sw.js", include_in_schema=False)
+    def service_worker() -> Any:
+        """Served from /m/ so that its scope is the monitor page; always revalidated."""
+        headers = FRESH | {"Service-Worker-Allowed": "/m/"}
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=headers)
+
+    @app.get("/m/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> Any:
+        return FileResponse(
+            STATIC / "manifest.webmanifest", media_type="application/manifest+json", headers=FRESH
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> Any:
