@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipantau.ocr.errors import SipantauError
+from sipantau.errors import SipantauError
 
 
 def _templates_list(args: argparse.Namespace) -> int:
@@ -190,8 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sipantau.api.serve import serve
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.settings import ServiceSettings
+    from sipantau.api.web.serve import serve
 
     settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
     ui_port = None if args.no_ui else args.ui_port
@@ -207,9 +207,9 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from sipantau.api.context import Context
-    from sipantau.api.db import migrate
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.context import Context
+    from sipantau.api.infra.db import migrate
+    from sipantau.api.infra.settings import ServiceSettings
 
     settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
     migrate(settings.db_url)
@@ -220,8 +220,8 @@ def _users_add(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from sipantau.api.accounts import create_user
-    from sipantau.api.db import transaction
+    from sipantau.api.domain.accounts import create_user
+    from sipantau.api.infra.db import transaction
 
     if args.password_env:
         password = os.environ.get(args.password_env, "")
@@ -238,9 +238,9 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _election_import(args: argparse.Namespace) -> int:
-    from sipantau.api.db import transaction
-    from sipantau.api.directory import import_election
-    from sipantau.api.election import load_demo, load_election_files
+    from sipantau.api.domain.directory import import_election
+    from sipantau.api.domain.election import load_demo, load_election_files
+    from sipantau.api.infra.db import transaction
 
     if (args.election is None) != (args.regions is None):
         print("sipantau: beri --election dan --regions bersama-sama", file=sys.stderr)
