@@ -218,6 +218,11 @@ def _reader_reason(fields: dict[str, Any], template: Template) -> str:
     return "dibaca mesin; " + describe(fixed, {f.name: f.label for f in template.fields})
 
 
+def _reject(session: Session, sub: Submission, reasons: list[str]) -> None:
+    sub.status = "rejected"
+    session.add(Event(submission_id=sub.id, kind="rejected", detail={"reasons": reasons}))
+
+
 def record(
     session: Session,
     sub: Submission,
@@ -247,18 +252,12 @@ def record(
     if sub.status == "withdrawn":
         return  # withdrawn by its sender while it was read: the reading is kept, nothing else
     if reading.status == "rejected" or template is None:
-        sub.status = "rejected"
-        session.add(
-            Event(submission_id=sub.id, kind="rejected", detail={"reasons": reading.reasons})
-        )
+        _reject(session, sub, list(reading.reasons))
         return
     wrong = _wrong_form(sub, template)
     if wrong is not None:  # the monitor can fix this at once: pick the right form, send again
         add_flag(session, sub, wrong)
-        sub.status = "rejected"
-        session.add(
-            Event(submission_id=sub.id, kind="rejected", detail={"reasons": [wrong.message]})
-        )
+        _reject(session, sub, [wrong.message])
         return
     for flag in _mixups(sub, reading) + _duplicates(session, sub, photo, max_distance):
         add_flag(session, sub, flag)
