@@ -81,7 +81,16 @@ def _read(args: argparse.Namespace) -> int:
 def _samples_make(args: argparse.Namespace) -> int:
     from sipantau.samples.make import make_samples
 
-    print(make_samples(args.template, args.count, args.out, args.seed, args.level))
+    truth = make_samples(
+        args.template,
+        args.count,
+        args.out,
+        args.seed,
+        args.level,
+        split=args.split,
+        generator=args.generator,
+    )
+    print(truth)
     return 0
 
 
@@ -131,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, required=True)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--level", choices=["careful", "normal", "hurried"])
+    m.add_argument(
+        "--generator",
+        choices=["samples", "eval"],
+        default="samples",
+        help="samples (default; the one the digit model's crops come from) or eval (the "
+        "independent evaluation generator: other ink, paper and camera; never trained on)",
+    )
+    m.add_argument(
+        "--split",
+        choices=["holdout", "calib"],
+        default="holdout",
+        help="handwriting: holdout (benchmark photos, default) or calib (calibration photos)",
+    )
     m.set_defaults(func=_samples_make)
 
     bn = sub.add_parser("bench", help="benchmarks: `bench [reader]` (default) or `bench service`")
@@ -143,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
     bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
     bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
+    bsub.add_parser("scale", help="3,000 forms x both generators: silent errors, auto-accept")
 
     def where(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", type=Path, default=Path("data"), help="data folder (./data)")
@@ -251,7 +274,7 @@ def _election_import(args: argparse.Namespace) -> int:
     return 0
 
 
-OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui"}  # `bench NAME` -> bench module
+OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui", "scale": "scale"}  # -> module
 
 
 def main(argv: Sequence[str] | None = None) -> int:
