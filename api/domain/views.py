@@ -17,6 +17,7 @@ MESSAGES = {
     "reading": "Foto sedang dibaca",
     "review": "Foto diterima; angka akan diperiksa petugas posko",
     "verified": "Terverifikasi: angka sudah masuk hitungan",
+    "withdrawn": "Ditarik oleh pengirim; tidak dihitung",
 }
 
 
@@ -95,11 +96,18 @@ def _view(
     detail: bool,
 ) -> dict[str, Any]:
     reasons: list[str] = []
+    codes: list[str] = []
     if reading is not None and sub.status == "rejected":
-        reasons = [Reason.of(r).message for r in reading.reasons]
+        if reading.status == "rejected":  # else: refused after reading (a wrong form, a flag)
+            typed = [Reason.of(r) for r in reading.reasons]
+            reasons = [r.message for r in typed]
+            codes = [r.code for r in typed]
     elif values is not None:
         reasons = list(values.problems)
+        codes = ["rule"] * len(reasons)
     reasons += [f["message"] for f in sub.flags]
+    codes += [str(f.get("code", "")) for f in sub.flags]
+    shown = next((f["race"] for f in sub.flags if f.get("code") == "wrong_form"), None)
     message = MESSAGES.get(sub.status, "")
     if sub.status == "rejected":
         message = "Foto ditolak: " + ("; ".join(reasons) or "tidak dapat dibaca")
@@ -120,7 +128,9 @@ def _view(
         "submitted_by": username,
         "template": sub.template,
         "reasons": reasons,
+        "reason_codes": codes,
         "retake": sub.status in ("rejected", "sent_back"),
+        "retake_race": shown or sub.race,
         "message": message,
         "flags": list(sub.flags),
         "values": dict(values.values) if values else {},

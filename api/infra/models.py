@@ -264,9 +264,11 @@ class Incident(Base):
     """A situation report from a monitor or the posko: what happened at which TPS."""
 
     __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("reporter_id", "client_id", name="uq_incident_client"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tps_code: Mapped[str] = mapped_column(ForeignKey("tps.code"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

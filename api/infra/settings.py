@@ -51,6 +51,8 @@ class ServiceSettings(BaseSettings):
     phash_max_distance: int = Field(6, ge=0, le=32)
     worker_poll_s: float = Field(0.25, gt=0)
     worker_hold_s: float = Field(0.0, ge=0)  # fault injection: pause after claiming a job
+    # a photo in which no form is found is called blurred below this (ocr/blur.py)
+    photo_min_sharpness: float = Field(0.3, ge=0)
     # Reading jobs: "db" polls the database (one machine, no broker); "celery" sends each job
     # through a broker to workers on any number of machines. The database stays the record.
     job_backend: Literal["db", "celery"] = "db"

@@ -22,6 +22,7 @@ from sipantau.api.web.routes import admin, auth, ops, reports, results, review, 
 
 STATIC = Path(__file__).parent.parent / "static"
 PREFIX = "/api/v1"
+FRESH = {"Cache-Control": "no-cache"}  # the page's files: revalidated, so a fix reaches phones
 
 
 class BodyLimit:
@@ -108,7 +109,19 @@ def create_app(
 
     @app.get("/m/", include_in_schema=False)
     def monitor_page() -> Any:
-        return FileResponse(STATIC / "monitor.html", media_type="text/html")
+        return FileResponse(STATIC / "monitor.html", media_type="text/html", headers=FRESH)
+
+    @app.get("/m/sw.js", include_in_schema=False)
+    def service_worker() -> Any:
+        """Served from /m/ so that its scope is the monitor page; always revalidated."""
+        headers = FRESH | {"Service-Worker-Allowed": "/m/"}
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=headers)
+
+    @app.get("/m/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> Any:
+        return FileResponse(
+            STATIC / "manifest.webmanifest", media_type="application/manifest+json", headers=FRESH
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> Any:

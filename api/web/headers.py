@@ -47,4 +47,6 @@ async def security_headers(request: Request, call_next: Any, api_prefix: str) ->
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     if request.url.path.startswith(api_prefix):
         response.headers.setdefault("Cache-Control", "no-store")
+    elif request.url.path.startswith("/static/"):
+        response.headers.setdefault("Cache-Control", "no-cache")
     return response

@@ -7,9 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import forbidden, invalid
+from sipantau.api.domain.errors import conflict, forbidden, invalid
 from sipantau.api.domain.incidents import KINDS, listing, report
 from sipantau.api.domain.official import gap, import_official
 from sipantau.api.domain.tally import timeline
@@ -34,6 +35,7 @@ class IncidentIn(BaseModel):
     tps: str = Field(min_length=1, max_length=30)
     kind: str = Field(min_length=1, max_length=40)
     note: str = Field("", max_length=1000)
+    client_id: str | None = Field(None, max_length=64)  # the phone's id: a resend is a no-op
 
 
 @router.get("/results/timeline", **answers(TimelineOut))
@@ -73,15 +75,20 @@ async def upload_official(
 def post_incident(body: IncidentIn, ctx: Ctx, user: User) -> dict[str, Any]:
     if user.role == "leadership":
         raise forbidden("pimpinan hanya dapat melihat laporan")
-    with ctx.sessions() as session, session.begin():
-        row = report(session, user, body.tps, body.kind, body.note)
-        return {
-            "id": row.id,
-            "tps": row.tps_code,
-            "kind": row.kind,
-            "note": row.note,
-            "at": row.at.isoformat(),
-        }
+    for _ in range(2):  # a concurrent resend of the same report: the second finds the first
+        try:
+            with ctx.sessions() as session, session.begin():
+                row = report(session, user, body.tps, body.kind, body.note, body.client_id)
+                return {
+                    "id": row.id,
+                    "tps": row.tps_code,
+                    "kind": row.kind,
+                    "note": row.note,
+                    "at": row.at.isoformat(),
+                }
+        except IntegrityError:
+            continue
+    raise conflict("laporan yang sama sedang dikirim; coba lagi")
 
 
 @router.get("/incidents", **answers(IncidentsOut))

@@ -8,14 +8,16 @@ from typing import Annotated, Any
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import Internal, TooLarge, forbidden, not_found
+from sipantau.api.domain.errors import Internal, TooLarge, conflict, forbidden, not_found
 from sipantau.api.domain.intake import accept
+from sipantau.api.domain.outcome import WITHDRAWABLE, withdraw
 from sipantau.api.domain.views import latest_reading, submission_view, submission_views
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.models import Event, FormValues, Submission
@@ -76,6 +78,30 @@ async def upload(
     if not done.created:
         response.status_code = 200
     return await _wait_view(ctx, user, done.submission_id, wait)
+
+
+class WithdrawIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+@router.post("/submissions/{sub_id}/withdraw", **answers(SubmissionOut))
+def withdraw_upload(
+    sub_id: SubId,
+    ctx: Ctx,
+    user: Uploader,
+    body: Annotated[WithdrawIn | None, Body()] = None,
+) -> dict[str, Any]:
+    """The sender takes an upload back (a wrong photo): it no longer counts; history keeps it."""
+    with ctx.sessions() as session, session.begin():
+        sub = visible(session, user, sub_id)
+        session.refresh(sub, with_for_update=True)
+        if sub.submitted_by != user.id:
+            raise forbidden("hanya pengirim yang dapat menarik kirimannya")
+        if sub.status not in WITHDRAWABLE:
+            raise conflict(f"kiriman berstatus {sub.status} tidak dapat ditarik")
+        withdraw(session, sub, user.id, (body.reason if body else "").strip())
+        session.flush()
+        return submission_view(session, sub)
 
 
 @router.get("/submissions/{sub_id}", **answers(SubmissionOut))

@@ -24,6 +24,8 @@ class FieldOut(Out):
 class FlagOut(Out):
     code: str
     message: str
+    race: str | None = None  # wrong_form: the race the photo shows
+    submission: int | None = None  # duplicate/similar photo: the earlier submission
 
 
 class SubmissionOut(Out):
@@ -38,7 +40,9 @@ class SubmissionOut(Out):
     submitted_by: str | None
     template: str | None
     reasons: list[str]
+    reason_codes: list[str]  # one stable code per reason (the page maps codes, never wording)
     retake: bool
+    retake_race: str | None = None  # the form to photograph again (see docs/api.md)
     message: str
     flags: list[FlagOut]
     values: dict[str, int | None]
