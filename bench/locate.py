@@ -70,7 +70,7 @@ class Tally:
         self.photos += 1
         self.located += r.page is not None
         self.read += r.status != "rejected"
-        code = r.reasons[0].split(":")[0] if r.status == "rejected" and r.reasons else ""
+        code = r.reasons[0].code if r.status == "rejected" and r.reasons else ""
         if code:
             self.reasons[code] += 1
         if case.expect == "read":
@@ -79,7 +79,7 @@ class Tally:
             self.as_expected += code == "cut_off"
         elif case.expect.startswith("wrong_form:"):
             named = case.expect.split(":", 1)[1]
-            self.as_expected += code == "wrong_form" and f"'{named}'" in r.reasons[0]
+            self.as_expected += code == "wrong_form" and f"'{named}'" in r.reasons[0].message
         else:
             self.as_expected += r.status == "rejected" and code != "wrong_form"
         self.wrong_turns += turned_wrong

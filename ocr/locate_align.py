@@ -50,7 +50,7 @@ def alignment(ref_lines: np.ndarray, warped_lines: np.ndarray, mask: np.ndarray)
     d = max(3, int(round(ref_lines.shape[1] / 150)))
     shifted = []
     for dx, dy in ((d, d), (-d, -d), (d, -d), (-d, d)):
-        M = np.float32([[1, 0, dx], [0, 1, dy]])
+        M = np.array([[1, 0, dx], [0, 1, dy]], dtype=np.float32)
         moved = cv2.warpAffine(warped_lines, M, warped_lines.shape[::-1])
         shifted.append(_masked_ncc(ref_lines, moved, mask))
     peak = 1.0 - max(shifted) / c0 if c0 > 1e-6 else 0.0

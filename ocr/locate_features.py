@@ -226,7 +226,7 @@ def _implausible(
 ) -> str | None:
     """Why the reference's outline, mapped into the photo by `H`, cannot be the page."""
     w, h = index.size
-    corners = np.float64([[0, 0], [w, 0], [w, h], [0, h]])
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
     try:
         quad = cv2.perspectiveTransform(corners[None], np.linalg.inv(H))[0]
     except np.linalg.LinAlgError:

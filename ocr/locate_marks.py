@@ -48,7 +48,7 @@ def _as_mark(binary: np.ndarray, contour: np.ndarray) -> Mark | None:
     side = np.linalg.norm(box[1] - box[0]), np.linalg.norm(box[2] - box[1])
     if min(side) < 4 or min(side) < 0.6 * max(side):
         return None  # an L's arms are printed the same length
-    dst = np.float32([[0, 0], [PATCH, 0], [PATCH, PATCH]])
+    dst = np.array([[0, 0], [PATCH, 0], [PATCH, PATCH]], dtype=np.float32)
     M = cv2.getAffineTransform(box[:3], dst)
     patch = cv2.warpAffine(binary, M, (PATCH, PATCH), flags=cv2.INTER_LINEAR) > 127
     best, k_best = 0.0, 0

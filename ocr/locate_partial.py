@@ -64,7 +64,7 @@ def three_marks(
     mutual = _mutual(marks, pts)
     for j in range(len(marks)):  # b: the corner mark, pointing at a and c, and they at it
         for i, k in itertools.combinations(np.flatnonzero(mutual[j]), 2):
-            _three(marks, pts, rel, i, j, k, out)
+            _three(marks, pts, rel, int(i), j, int(k), out)
     return out
 
 

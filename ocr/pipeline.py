@@ -160,10 +160,10 @@ class Reader:
             raise PhotoRejected(
                 "wrong_form",
                 f"foto ini formulir '{hit[0].id}', bukan '{template.id}' (menurut judulnya)",
-                detail=f"title read: {text.strip()!r}",
+                detail=f"title read: {(text or '').strip()!r}",
             )
 
-    def _photo_qr(self, image: GrayImage) -> tuple[str, str] | None:
+    def _photo_qr(self, image: GrayImage) -> tuple[str, str | None] | None:
         """(template id, TPS) from a QR code anywhere in the photo, when it names a known form."""
         from sipantau.ocr.identify import read_qr as read_photo_qr
 

@@ -116,4 +116,5 @@ def revoke_sessions(session: Session, user_id: int, keep: str | None = None) -> 
     q = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
     if keep is not None:
         q = q.where(AuthSession.token_hash != token_hash(keep))
-    return session.execute(q.values(revoked_at=utcnow())).rowcount or 0
+    result = session.execute(q.values(revoked_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE's CursorResult

@@ -33,8 +33,8 @@ def _bump(session: Session, key: str, now: datetime, window_s: int) -> tuple[int
     dialect = session.get_bind().dialect.name
     insert = sqlite_insert if dialect == "sqlite" else pg_insert
     stale = LoginThrottle.window_start <= now - timedelta(seconds=window_s)
-    stmt = insert(LoginThrottle).values(key=key, window_start=now, attempts=1)
-    stmt = stmt.on_conflict_do_update(
+    row = insert(LoginThrottle).values(key=key, window_start=now, attempts=1)
+    stmt = row.on_conflict_do_update(
         index_elements=[LoginThrottle.key],
         set_={
             "attempts": case((stale, 1), else_=LoginThrottle.attempts + 1),

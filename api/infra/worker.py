@@ -33,7 +33,7 @@ from sipantau.ocr.decode import decode
 from sipantau.ocr.fingerprint import bands, phash_bytes, to_signed
 from sipantau.ocr.pipeline import Reader
 from sipantau.ocr.quality import BLURRY
-from sipantau.ocr.types import FormReading
+from sipantau.ocr.types import FormReading, Reason
 from sipantau.templates.model import Template
 
 log = logging.getLogger("sipantau.worker")
@@ -122,7 +122,7 @@ class Worker:
             sharp = photo_sharpness(decode(data).image)
             if sharp < self.ctx.settings.photo_min_sharpness:
                 log.info("no form found; photo sharpness %.2f: blurred", sharp)
-                again.reasons = [f"blurry: {BLURRY}"]
+                again.reasons = [Reason("blurry", BLURRY)]
         return again
 
     def _store(self, claim: jobs.Claim, reading: FormReading, sha: str, h: int | None) -> None:

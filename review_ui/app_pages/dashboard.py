@@ -124,11 +124,11 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any] | None) -
         f"{fmt_int(not_verified(sub))} belum terverifikasi (tidak dihitung), "
         f"{fmt_int(sub['tps_unverified'])} di antaranya masih diperiksa."
     )
-    right = st.column_config.TextColumn(alignment="right")
+    numbers = st.column_config.TextColumn(alignment="right")
     st.dataframe(
         shown_regions(region_frame(res, cv), res["paslon"]),
         hide_index=True,
-        column_config={name: right for name in [*res["paslon"], "Suara sah"]},
+        column_config={name: numbers for name in [*res["paslon"], "Suara sah"]},
     )
 
 
