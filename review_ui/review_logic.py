@@ -85,6 +85,16 @@ def flagged_fields(sub: dict[str, Any], checked: dict[str, Any] | None = None) -
     return sorted(flagged, key=culprit)  # stable: the form's order within each group
 
 
+def machine_corrections(sub: dict[str, Any]) -> list[str]:
+    """One line per field the machine corrected: `Suara sah: terbaca 127, menjadi 120`."""
+    out = []
+    for name, f in (sub.get("fields") or {}).items():
+        if f.get("corrected"):
+            was = as_text(f.get("read_value")) or "(tidak terbaca)"
+            out.append(f"{label_of(sub, name)}: terbaca {was}, menjadi {as_text(f.get('value'))}")
+    return out
+
+
 def parse_value(text: str) -> int | None:
     """`"109"` -> 109, `""` -> None (left empty); raises `ValueInvalid` otherwise."""
     text = text.strip()

@@ -98,6 +98,23 @@ def test_flagged_fields_put_likely_culprits_first_in_form_order() -> None:
     assert logic.flagged_fields(sub) == ["c", "d", "a", "e"]
 
 
+def test_machine_corrections_are_listed_in_labels() -> None:
+    sub = {
+        "labels": {"a": "Suara sah", "b": "Suara Paslon 1"},
+        "fields": {
+            "a": {"status": "ok", "value": 120, "corrected": True, "read_value": 127},
+            "b": {"status": "ok", "value": 5, "corrected": False, "read_value": None},
+            "c": {"status": "ok", "value": 0, "corrected": True, "read_value": None},
+        },
+    }
+    assert logic.machine_corrections(sub) == [
+        "Suara sah: terbaca 127, menjadi 120",
+        f"{logic.label_of(sub, 'c')}: terbaca (tidak terbaca), menjadi 0",
+    ]
+    assert logic.machine_corrections({"fields": {"b": sub["fields"]["b"]}}) == []
+    assert logic.flagged_fields(sub) == []  # a correction that reached the trust floor is ok
+
+
 def test_version_changes_say_who_changed_what_in_labels() -> None:
     rows = history_view.version_changes(
         [

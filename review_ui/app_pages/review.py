@@ -220,6 +220,12 @@ def main() -> None:
     flagged = logic.flagged_fields(sub, _live_check(sub, {}))
     left, right = st.columns([3, 2])
     with left:
+        if fixed := logic.machine_corrections(sub):
+            st.info(
+                "Dikoreksi mesin (aturan formulir menentukan angka yang kurang jelas):\n\n"
+                + "\n".join(f"- {line}" for line in fixed),
+                icon=":material/auto_fix_high:",
+            )
         if not flagged:
             st.info("Tidak ada kolom yang ditandai; periksa alasan di atas lalu putuskan.")
         rows = {name: _field_row(sub, name, i) for i, name in enumerate(flagged, 1)}
