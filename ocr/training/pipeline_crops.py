@@ -76,8 +76,14 @@ def _job(job: tuple[str, int, int, str | None, str, int]) -> dict[str, Any]:
     rejected = skipped_v = 0
     with tempfile.TemporaryDirectory() as tmp:
         truth = make_samples(
-            template_id, count, Path(tmp), seed=seed, level=level, workers=1, split=split
-        )  # type: ignore[arg-type]
+            template_id,
+            count,
+            Path(tmp),
+            seed=seed,
+            level=level,
+            workers=1,
+            split=split,  # type: ignore[arg-type]  # a Split, checked by the argument parser
+        )
         for rec in json.loads(truth.read_text())["photos"]:
             got = read_crops((Path(tmp) / rec["photo"]).read_bytes(), template_id)
             if got is None:
