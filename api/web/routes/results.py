@@ -75,7 +75,7 @@ def export(fmt: str, ctx: Ctx, user: Staff, race: str) -> Response:
     )
 
 
-@router.get("/results/report.pdf")
+@router.get("/results/report.pdf", **binary("application/pdf"))
 def report_pdf(ctx: Ctx, user: Reporter) -> Response:
     """The "Laporan Hitung Cepat" for leadership to send up (PDF, built off the event loop)."""
     who = f"{user.name or user.username} (akun {user.username})"
