@@ -16,7 +16,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from sipantau.api.storage_s3 import S3PhotoStore
+from sipantau.api.infra.storage_s3 import S3PhotoStore
 from sipantau.bench import procs
 
 ACCESS_KEY = "sipantau-test"

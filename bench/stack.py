@@ -117,7 +117,7 @@ class Stack:
     def _start_worker(self, slot: int) -> None:
         with self._log(f"worker-{slot}") as out:  # type: ignore[attr-defined]
             self.procs[slot] = subprocess.Popen(
-                [sys.executable, "-m", "sipantau.api.worker"],
+                [sys.executable, "-m", "sipantau.api.infra.worker"],
                 env=self.env(),
                 stdout=out,
                 stderr=subprocess.STDOUT,

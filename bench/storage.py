@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from sipantau.api.storage import LocalPhotoStore, PhotoStore
-from sipantau.api.storage_s3 import S3PhotoStore
+from sipantau.api.infra.storage import LocalPhotoStore, PhotoStore
+from sipantau.api.infra.storage_s3 import S3PhotoStore
 from sipantau.bench.s3_server import S3Server
 
 T = TypeVar("T")

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 from sqlalchemy import func, select
 
-from sipantau.api.context import Context
-from sipantau.api.models import Event, Job, Reading, Submission
-from sipantau.api.settings import ServiceSettings
-from sipantau.api.views import latest_values_of
+from sipantau.api.domain.views import latest_values_of
+from sipantau.api.infra.context import Context
+from sipantau.api.infra.models import Event, Job, Reading, Submission
+from sipantau.api.infra.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from sipantau.bench.stack import Stack

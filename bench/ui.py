@@ -66,10 +66,10 @@ def seed(data: Path, database_url: str | None, review_share: float, rng_seed: in
     """Every (TPS, race) as a read KWK form, verified unless drawn for review; their count."""
     from sqlalchemy import select
 
-    from sipantau.api.context import Context
-    from sipantau.api.db import transaction
-    from sipantau.api.models import FormValues, Photo, Race, Submission, Tps, User
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.context import Context
+    from sipantau.api.infra.db import transaction
+    from sipantau.api.infra.models import FormValues, Photo, Race, Submission, Tps, User
+    from sipantau.api.infra.settings import ServiceSettings
 
     rng = random.Random(rng_seed)
     ctx = Context.create(ServiceSettings(data_dir=data, database_url=database_url))
@@ -110,10 +110,10 @@ def seed(data: Path, database_url: str | None, review_share: float, rng_seed: in
 def touch(data: Path, database_url: str | None) -> None:
     """One new event, as any upload or review would add: the API's totals cache (keyed by the
     event count) is cold again, so every timed load pays for rebuilding the states."""
-    from sipantau.api.context import Context
-    from sipantau.api.db import transaction
-    from sipantau.api.models import Event
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.context import Context
+    from sipantau.api.infra.db import transaction
+    from sipantau.api.infra.models import Event
+    from sipantau.api.infra.settings import ServiceSettings
 
     ctx = Context.create(ServiceSettings(data_dir=data, database_url=database_url))
     with transaction(ctx.sessions) as s:

@@ -2,19 +2,9 @@
 
 from __future__ import annotations
 
+from sipantau.errors import SipantauError, TemplateError, UnknownTemplate
 
-class SipantauError(Exception):
-    """Base error: `code` is stable for machines, `message` is for the person holding the phone."""
-
-    code = "error"
-
-    def __init__(self, message: str, *, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.detail = detail
-
-    def __str__(self) -> str:
-        return f"{self.code}: {self.message}"
+__all__ = ["PhotoRejected", "SipantauError", "TemplateError", "UnknownTemplate"]
 
 
 class PhotoRejected(SipantauError):
@@ -23,11 +13,3 @@ class PhotoRejected(SipantauError):
     def __init__(self, code: str, message: str, *, detail: str | None = None) -> None:
         super().__init__(message, detail=detail)
         self.code = code
-
-
-class TemplateError(SipantauError):
-    code = "template_invalid"
-
-
-class UnknownTemplate(SipantauError):
-    code = "template_unknown"

@@ -34,7 +34,7 @@ class Reader:
 
     templates: dict[str, Template]
     digits: DigitReader
-    settings: ReadSettings = field(default_factory=ReadSettings)
+    settings: ReadSettings = field(default_factory=ReadSettings.from_env)
     debug: DebugSink | None = None
 
     def read(self, data: bytes, photo: str = "", template_id: str | None = None) -> FormReading:

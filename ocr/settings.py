@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -32,15 +35,16 @@ class QualitySettings(_Settings):
 class DecisionSettings(_Settings):
     """Thresholds that turn probabilities into statuses (see ocr/joint.py for the model)."""
 
-    # a field in an equality check is ok at this posterior (joint model, slips included)
-    field_ok_confidence: float = Field(default=0.999, gt=0, le=1)
-    # a field in no equality check has only its own boxes to go on: a stricter floor
-    standalone_ok_confidence: float = Field(default=0.9995, gt=0, le=1)
+    # a field is ok when the posterior that its value is right (every box's calibrated
+    # probabilities, the form's rules, the slip prior) is at least 1 - trust_risk; a field in
+    # no equality check has only its own boxes to go on. SIPANTAU_TRUST_RISK sets it.
+    trust_risk: float = Field(default=1e-4, gt=0, lt=0.5)
     tick_ok_confidence: float = Field(default=0.999, gt=0, le=1)
     top_k_per_box: int = Field(default=4, ge=1, le=12)  # only for fields of more than 4 boxes
-    top_k_per_field: int = Field(default=12, ge=1)
-    # prior that the officer's form is inconsistent as written (arithmetic slip on paper)
-    slip_prior: float = Field(default=0.03, gt=0, lt=1)
+    top_k_per_field: int = Field(default=40, ge=1)  # values searched a field; the rest bounded
+    # prior that a component of the officer's form is inconsistent as written (an arithmetic
+    # slip on paper): the explicit prior the trust rule weighs a machine correction against
+    slip_prior: float = Field(default=0.01, gt=0, lt=1)
     # values a slipped field plausibly takes (one of 3 digits off: 3 x 9)
     slip_values: int = Field(default=27, ge=1)
     prune_ratio: float = Field(default=1e-9, ge=0, lt=1)  # skip branches this far below the best
@@ -55,3 +59,19 @@ class ReadSettings(_Settings):
     locate: LocateSettings = LocateSettings()
     quality: QualitySettings = QualitySettings()
     decision: DecisionSettings = DecisionSettings()
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> ReadSettings:
+        """Defaults, with the trust rule's knobs from SIPANTAU_TRUST_RISK / SIPANTAU_SLIP_PRIOR."""
+        env = os.environ if environ is None else environ
+        decision: dict[str, float] = {}
+        for key, name in (
+            ("SIPANTAU_TRUST_RISK", "trust_risk"),
+            ("SIPANTAU_SLIP_PRIOR", "slip_prior"),
+        ):
+            if env.get(key):
+                try:
+                    decision[name] = float(env[key])
+                except ValueError:
+                    raise ValueError(f"{key} must be a number, got {env[key]!r}") from None
+        return cls(decision=DecisionSettings(**decision))

@@ -1,7 +1,8 @@
 """Field values, statuses and the form's status, from box probabilities, checks and the joint model.
 
-The value reported is always the plain reading (argmax per box + place-value rules); the joint
-decoder only decides how sure we are and what to suggest. A suggestion is never `ok`.
+The value reported is the plain reading (argmax per box + place-value rules), unless the joint
+decoder's most probable consistent reading has a posterior of at least 1 - trust_risk: then it
+is the value, marked `corrected` with the plain reading kept. A mere suggestion is never `ok`.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ class Verdict:
 
 
 LOW = "keyakinan rendah"
+CORRECTED = "dikoreksi mesin"
 
 
 def _low(conf: float) -> str:
@@ -142,20 +144,44 @@ def _apply_checks(
                 fields[n].reasons.append(reason)
 
 
+def corrections(
+    fields: Mapping[str, FieldReading], joint: JointResult, s: DecisionSettings
+) -> dict[str, int]:
+    """Values the decoder may set by itself: per component, all or nothing, and only when the
+    posterior of every changed value reaches 1 - trust_risk (an unsure digit, not a slip)."""
+    out: dict[str, int] = {}
+    if joint.best is None:
+        return out
+    floor = 1.0 - s.trust_risk
+    for comp in joint.components:
+        best = {n: joint.best.values.get(n) for n in comp.names}
+        changed = {n: v for n, v in best.items() if v is not None and v != fields[n].value}
+        if changed and all(comp.confidence(n, v) >= floor for n, v in changed.items()):
+            out.update(changed)
+    return out
+
+
+def _correct(fr: FieldReading, value: int) -> None:
+    """Record a machine correction: the plain reading is kept beside the decoder's value."""
+    fr.read_value, fr.value, fr.corrected = fr.value, value, True
+    was = "tidak terbaca" if fr.read_value is None else str(fr.read_value)
+    fr.reasons = [f"{CORRECTED}: terbaca {was}, menjadi {value} menurut aturan formulir"]
+
+
 def _settle(fr: FieldReading, joint: JointResult, own: float, s: DecisionSettings) -> None:
     """Confidence, suggestion and status of one digit field whose reasons are already in."""
-    posterior = joint.confidence(fr.name, fr.value, own)
+    posterior = joint.confidence(fr.name, fr.value, None if fr.corrected else own)
     linked = posterior is not None
     fr.confidence = posterior if posterior is not None and fr.value is not None else own
-    threshold = s.field_ok_confidence if linked else s.standalone_ok_confidence
     best = joint.best.values.get(fr.name) if joint.best else None
-    if linked and best is not None and best != fr.value:
+    if linked and not fr.corrected and best is not None and best != fr.value:
         if (joint.confidence(fr.name, best) or 0.0) >= s.suggest_min_confidence:
             fr.suggestion = best
             fr.reasons.append(f"saran pemeriksaan aturan: {best}")
-    if fr.value is not None and fr.confidence < threshold:
+    if fr.value is not None and fr.confidence < 1.0 - s.trust_risk:
         fr.reasons.append(_low(fr.confidence))
-    ok = fr.value is not None and not fr.reasons and fr.suggestion is None
+    blocking = [r for r in fr.reasons if not r.startswith(CORRECTED)]
+    ok = fr.value is not None and not blocking and fr.suggestion is None
     fr.status = "ok" if ok else "review"
 
 
@@ -192,17 +218,14 @@ def judge(
         if probs is not None and NOT_READ not in fr.reasons:
             hyps[spec.name] = field_hypotheses(probs, s.top_k_per_field, per_box=s.top_k_per_box)
     checks = compile_checks(template.checks)
+    joint = decode(hyps, checks, s)
+    for name, value in corrections(fields, joint, s).items():
+        _correct(fields[name], value)
+    values = {n: f.value for n, f in fields.items()}
     results = [
-        CheckResult(
-            c.spec.expr,
-            c.spec.rule,
-            message_of(c),
-            c.holds({n: f.value for n, f in fields.items()}),
-        )
-        for c in checks
+        CheckResult(c.spec.expr, c.spec.rule, message_of(c), c.holds(values)) for c in checks
     ]
     _apply_checks(fields, checks, results)
-    joint = decode(hyps, checks, s)
     for name in own:
         _settle(fields[name], joint, own[name], s)
     tick_reasons = _tick_groups(template, fields, s)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from sipantau import templates
+from sipantau.samples.evalgen.make import make_one as make_eval_one
 from sipantau.samples.fill import fill, random_writer
 from sipantau.samples.handwriting import Split
 from sipantau.samples.photo import LEVELS, Level, take_photo
@@ -22,6 +23,7 @@ from sipantau.templates.render import render
 
 DEMO_TPS = Path(templates.__file__).with_name("election-demo-tps.csv")
 DPI = 300.0
+GENERATORS = ("samples", "eval")  # the training-side generator (default), the evaluation one
 
 
 def demo_tps() -> list[str]:
@@ -88,10 +90,15 @@ def make_samples(
     slip_rate: float = 0.05,
     workers: int | None = None,
     split: Split = "holdout",
+    generator: str = "samples",
 ) -> Path:
     """Write `count` photos `out/<template>-<n>-<level>.jpg` and `out/truth.json`; returns
     the truth file. `level` None cycles careful, normal, hurried. `split` "train" is for
-    making the digit model's training crops only, never samples or the benchmark."""
+    making the digit model's training crops only, never samples or the benchmark.
+    `generator` "eval" is the evaluation generator (`samples.evalgen`): holdout or calib only."""
+    if generator not in GENERATORS:
+        raise ValueError(f"generator must be one of {', '.join(GENERATORS)}, not {generator!r}")
+    one = make_eval_one if generator == "eval" else make_one
     template = get_template(template_id)
     out.mkdir(parents=True, exist_ok=True)
     codes = tps_codes(seed, count)
@@ -100,10 +107,11 @@ def make_samples(
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         records = list(
             pool.map(
-                lambda job: make_one(template, job[0], job[1], job[2], seed, slip_rate, out, split),
+                lambda job: one(template, job[0], job[1], job[2], seed, slip_rate, out, split),
                 jobs,
             )
         )
     truth = out / "truth.json"
-    truth.write_text(json.dumps({"seed": seed, "photos": records}, indent=1), encoding="utf-8")
+    doc = {"seed": seed, "generator": generator, "split": split, "photos": records}
+    truth.write_text(json.dumps(doc, indent=1), encoding="utf-8")
     return truth

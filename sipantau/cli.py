@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from sipantau.ocr.errors import SipantauError
+from sipantau.errors import SipantauError
 
 
 def _templates_list(args: argparse.Namespace) -> int:
@@ -81,7 +81,16 @@ def _read(args: argparse.Namespace) -> int:
 def _samples_make(args: argparse.Namespace) -> int:
     from sipantau.samples.make import make_samples
 
-    print(make_samples(args.template, args.count, args.out, args.seed, args.level))
+    truth = make_samples(
+        args.template,
+        args.count,
+        args.out,
+        args.seed,
+        args.level,
+        split=args.split,
+        generator=args.generator,
+    )
+    print(truth)
     return 0
 
 
@@ -131,6 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--out", type=Path, required=True)
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--level", choices=["careful", "normal", "hurried"])
+    m.add_argument(
+        "--generator",
+        choices=["samples", "eval"],
+        default="samples",
+        help="samples (default; the one the digit model's crops come from) or eval (the "
+        "independent evaluation generator: other ink, paper and camera; never trained on)",
+    )
+    m.add_argument(
+        "--split",
+        choices=["holdout", "calib"],
+        default="holdout",
+        help="handwriting: holdout (benchmark photos, default) or calib (calibration photos)",
+    )
     m.set_defaults(func=_samples_make)
 
     bn = sub.add_parser("bench", help="benchmarks: `bench [reader]` (default) or `bench service`")
@@ -143,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
     bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
     bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
+    bsub.add_parser("scale", help="3,000 forms x both generators: silent errors, auto-accept")
 
     def where(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--data", type=Path, default=Path("data"), help="data folder (./data)")
@@ -190,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from sipantau.api.serve import serve
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.settings import ServiceSettings
+    from sipantau.api.web.serve import serve
 
     settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
     ui_port = None if args.no_ui else args.ui_port
@@ -207,9 +230,9 @@ def _ui(args: argparse.Namespace) -> int:
 
 
 def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
-    from sipantau.api.context import Context
-    from sipantau.api.db import migrate
-    from sipantau.api.settings import ServiceSettings
+    from sipantau.api.infra.context import Context
+    from sipantau.api.infra.db import migrate
+    from sipantau.api.infra.settings import ServiceSettings
 
     settings = ServiceSettings(data_dir=args.data, database_url=args.database_url)
     migrate(settings.db_url)
@@ -220,8 +243,8 @@ def _users_add(args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from sipantau.api.accounts import create_user
-    from sipantau.api.db import transaction
+    from sipantau.api.domain.accounts import create_user
+    from sipantau.api.infra.db import transaction
 
     if args.password_env:
         password = os.environ.get(args.password_env, "")
@@ -238,9 +261,9 @@ def _users_add(args: argparse.Namespace) -> int:
 
 
 def _election_import(args: argparse.Namespace) -> int:
-    from sipantau.api.db import transaction
-    from sipantau.api.directory import import_election
-    from sipantau.api.election import load_demo, load_election_files
+    from sipantau.api.domain.directory import import_election
+    from sipantau.api.domain.election import load_demo, load_election_files
+    from sipantau.api.infra.db import transaction
 
     if (args.election is None) != (args.regions is None):
         print("sipantau: beri --election dan --regions bersama-sama", file=sys.stderr)
@@ -251,7 +274,7 @@ def _election_import(args: argparse.Namespace) -> int:
     return 0
 
 
-OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui"}  # `bench NAME` -> bench module
+OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui", "scale": "scale"}  # -> module
 
 
 def main(argv: Sequence[str] | None = None) -> int:

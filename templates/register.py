@@ -16,7 +16,7 @@ from typing import Any
 import cv2
 from pydantic import ValidationError
 
-from sipantau.ocr.errors import TemplateError
+from sipantau.errors import TemplateError
 from sipantau.templates.model import Template
 from sipantau.templates.registry import save_template, user_dir
 

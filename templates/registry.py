@@ -9,7 +9,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from sipantau.ocr.errors import TemplateError, UnknownTemplate
+from sipantau.errors import TemplateError, UnknownTemplate
 from sipantau.templates.model import Template
 
 BUILTIN_DIR = Path(__file__).with_name("forms")

@@ -243,7 +243,7 @@ def job_record(db: Connection, sub_id: int) -> dict[str, Any]:
     what "read exactly once" is checked on."""
     from sqlalchemy import func, select
 
-    from sipantau.api.models import Event, Job, Reading
+    from sipantau.api.infra.models import Event, Job, Reading
 
     job = db.execute(select(Job).where(Job.submission_id == sub_id)).one()
     readings = db.scalar(

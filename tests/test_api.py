@@ -299,7 +299,7 @@ def test_hostile_requests_get_4xx_and_nothing_is_lost(live: LiveService, users) 
         files={"photo": ("f.jpg", b"\xff" * 17_000_000, "image/jpeg")},
     )
     assert big.status_code == 413
-    static = httpx.get(f"{live.url}/static/../../api/models.py")
+    static = httpx.get(f"{live.url}/static/../../api/infra/models.py")
     assert static.status_code == 404
     r = upload(mon, tps, "walikota", photo)  # and it still works
     assert r.status_code == 201
@@ -313,6 +313,7 @@ def test_exports_are_csv_and_xlsx_of_every_tps(live: LiveService, users) -> None
     csv_text = lead.get("/exports/results.csv?race=gubernur").content.decode("utf-8-sig")
     lines = csv_text.strip().splitlines()
     assert lines[0].startswith("kecamatan,kelurahan,tps,dpt,status") and len(lines) == 329
+    assert lines[0].endswith(",terverifikasi_pada,dikoreksi_mesin")
     xlsx = lead.get("/exports/results.xlsx?race=gubernur").content
     ws = load_workbook(io.BytesIO(xlsx)).active
     assert ws.max_row == 329 and ws.cell(1, 3).value == "tps"

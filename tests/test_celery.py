@@ -20,11 +20,11 @@ import pytest
 import redis
 from sqlalchemy import create_engine, select
 
-from sipantau.api import jobs
-from sipantau.api.db import transaction
-from sipantau.api.dispatch import QUEUE, Publisher
-from sipantau.api.models import Job
-from sipantau.api.settings import ServiceSettings
+from sipantau.api.infra import jobs
+from sipantau.api.infra.db import transaction
+from sipantau.api.infra.dispatch import QUEUE, Publisher
+from sipantau.api.infra.models import Job
+from sipantau.api.infra.settings import ServiceSettings
 from tests.redis_server import RedisServer
 from tests.service import LiveService, job_record
 from tests.test_service_units import _submission, sessions  # noqa: F401 - a fixture
@@ -197,7 +197,7 @@ def test_broker_crash_loses_no_job(celeryd: Celeryd) -> None:
 
 
 def publisher_on(broker_url: str) -> Publisher:
-    from sipantau.api.celery_app import make_app
+    from sipantau.api.infra.celery_app import make_app
 
     return Publisher(make_app(ServiceSettings(broker_url=broker_url, job_backend="celery")))
 

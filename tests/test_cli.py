@@ -75,7 +75,7 @@ def test_bad_output_suffix(tmp_path, bad, capsys):
 def test_election_import_and_users_add_set_up_a_service(tmp_path: Path) -> None:
     from sqlalchemy import create_engine, func, select
 
-    from sipantau.api.models import Tps, User, UserTps
+    from sipantau.api.infra.models import Tps, User, UserTps
 
     data = ["--data", str(tmp_path / "data")]
     assert main(["election", "import", *data]) == 0

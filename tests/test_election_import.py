@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from sipantau.api import election as el
-from sipantau.api.election import (
+from sipantau.api.domain import election as el
+from sipantau.api.domain.election import (
     DEMO_REGIONS,
     ElectionConfig,
     ElectionError,

@@ -16,8 +16,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine, text
 
-from sipantau.api.db import migrate
-from sipantau.api.routes.ops import CheckFailed, Checks, check_broker, check_database
+from sipantau.api.infra.db import migrate
+from sipantau.api.web.routes.ops import CheckFailed, Checks, check_broker, check_database
 from tests.pg import free_port
 from tests.service import LiveService
 
@@ -260,7 +260,7 @@ def test_a_check_that_hangs_answers_within_its_deadline() -> None:
 
 def test_reading_histograms_count_every_reading_once(tmp_path: Path) -> None:
     """Old readings are settled in chunks, fresh ones recounted: each counted exactly once."""
-    from sipantau.api.metrics_db import ReadingTotals, connect
+    from sipantau.api.infra.metrics_db import ReadingTotals, connect
 
     url = f"sqlite:///{tmp_path / 'r.sqlite'}"
     migrate(url)

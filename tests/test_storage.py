@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 import pytest
 
-from sipantau.api.context import make_store
-from sipantau.api.settings import ServiceSettings
-from sipantau.api.storage import (
+from sipantau.api.infra.context import make_store
+from sipantau.api.infra.settings import ServiceSettings
+from sipantau.api.infra.storage import (
     LocalPhotoStore,
     PhotoDamaged,
     PhotoMissing,
@@ -28,7 +28,8 @@ from sipantau.api.storage import (
     StoreUnavailable,
     sha256_of,
 )
-from sipantau.api.storage_s3 import S3PhotoStore
+from sipantau.api.infra.storage_s3 import S3PhotoStore
+from sipantau.api.web.errors import status_of
 from tests.pg import free_port
 from tests.s3 import S3Server
 
@@ -125,7 +126,7 @@ def test_missing_objects_and_bad_names(store: PhotoStore) -> None:
     store.put(b"ada")  # the store is in use (an S3 bucket that is not there is unavailable)
     with pytest.raises(PhotoMissing) as err:
         store.get(sha256_of(b"tidak pernah dikirim"))
-    assert err.value.status == 404 and err.value.code == "not_found"
+    assert status_of(err.value) == 404 and err.value.code == "not_found"
     with pytest.raises(PhotoMissing):
         store.get_derived("999-page.jpg")
     for bad in ("../../etc/passwd", "AB" * 32, ""):
@@ -149,7 +150,7 @@ def test_local_check_names_a_folder_that_cannot_be_written(tmp_path: Path) -> No
     (tmp_path / "derived").write_bytes(b"a file where the folder should be")
     with pytest.raises(StoreUnavailable) as err:
         store.check()
-    assert err.value.status == 503 and "derived" in err.value.detail
+    assert status_of(err.value) == 503 and "derived" in err.value.detail
 
 
 def test_s3_bucket_is_made_on_first_use(s3: S3Server) -> None:
@@ -183,7 +184,7 @@ def test_s3_down_is_a_clear_error_in_seconds() -> None:
         with pytest.raises(StoreUnavailable) as err:
             action()
         assert time.monotonic() - start < 10
-        assert err.value.status == 503 and err.value.code == "store_unavailable"
+        assert status_of(err.value) == 503 and err.value.code == "store_unavailable"
         assert "127.0.0.1" in err.value.detail
 
 

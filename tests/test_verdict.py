@@ -63,7 +63,7 @@ def test_clean_form_is_ok() -> None:
 
 def test_misread_caught_by_sum_and_suggested() -> None:
     probs = form()
-    probs["gub_paslon_1"][2] = row(d7=0.7, d0=0.3)  # written 120, read 127
+    probs["gub_paslon_1"][2] = row(d7=0.8, d0=0.2)  # written 120, read 127: the 7 looks likely
     v = judge(T, probs, S)
     f = v.fields["gub_paslon_1"]
     assert v.status == "review" and f.status == "review"
@@ -73,6 +73,48 @@ def test_misread_caught_by_sum_and_suggested() -> None:
     assert "R5: jumlah suara paslon tidak sama dengan suara sah" in v.reasons
 
 
+def test_resolvable_misread_is_corrected_and_marked() -> None:
+    """An unsure digit that the sums pin down: ok, with the plain reading kept beside it."""
+    probs = form()
+    probs["gub_paslon_1"][2] = row(d7=0.55, d0=0.45)  # written 120, read 127 by a hair
+    v = judge(T, probs, S)
+    f = v.fields["gub_paslon_1"]
+    assert v.status == "ok" and f.status == "ok"
+    assert f.value == 120 and f.corrected and f.read_value == 127 and f.suggestion is None
+    assert f.confidence >= 1 - S.trust_risk
+    assert f.reasons == ["dikoreksi mesin: terbaca 127, menjadi 120 menurut aturan formulir"]
+    assert f.export()["corrected"] is True and f.export()["read_value"] == 127
+    assert not v.fields["gub_suara_sah"].corrected and v.fields["gub_suara_sah"].status == "ok"
+    assert all(r.ok for r in v.checks)
+
+
+def test_correction_needs_the_trust_floor() -> None:
+    """The same misread under a stricter risk setting is only a suggestion."""
+    probs = form()
+    probs["gub_paslon_1"][2] = row(d7=0.55, d0=0.45)
+    v = judge(T, probs, S.model_copy(update={"trust_risk": 1e-6}))
+    f = v.fields["gub_paslon_1"]
+    assert v.status == "review" and f.status == "review" and not f.corrected
+    assert f.value == 127 and f.suggestion == 120
+
+
+def test_slip_prior_weighs_against_correction() -> None:
+    """With slips on paper thought common, an unsure digit is no longer resolved alone."""
+    probs = form()
+    probs["gub_paslon_1"][2] = row(d7=0.55, d0=0.45)
+    v = judge(T, probs, S.model_copy(update={"slip_prior": 0.2}))
+    assert v.fields["gub_paslon_1"].status == "review" and v.status == "review"
+
+
+def test_invalid_plain_reading_resolved_by_the_sums() -> None:
+    """'12X' is no number; when its last box is barely X and the sum says 0, it reads 120."""
+    probs = form()
+    probs["gub_paslon_1"][2] = row(X=0.55, d0=0.45)
+    v = judge(T, probs, S)
+    f = v.fields["gub_paslon_1"]
+    assert f.value == 120 and f.corrected and f.read_value is None and f.status == "ok"
+
+
 def test_consistent_by_coincidence_stays_review() -> None:
     probs = form()
     probs["gub_paslon_1"][2] = row(d5=0.6, d0=0.4)  # written 120, read 125
@@ -80,7 +122,7 @@ def test_consistent_by_coincidence_stays_review() -> None:
     v = judge(T, probs, S)
     assert v.checks[0].ok is True
     assert v.fields["gub_paslon_1"].status == "review"
-    assert v.fields["gub_paslon_1"].confidence < S.field_ok_confidence
+    assert v.fields["gub_paslon_1"].confidence < 1 - S.trust_risk
     assert v.status == "review"
 
 
@@ -125,6 +167,9 @@ def test_standalone_field_needs_high_own_confidence() -> None:
     v = judge(alone, probs, S)
     assert v.fields["gub_pemilih"].status == "review" and v.status == "review"
     assert v.fields["gub_paslon_1"].status == "ok"
+    probs["gub_pemilih"][1] = sure("0", 0.99995)  # its own boxes reach 1 - trust_risk
+    v = judge(alone, probs, S)
+    assert v.fields["gub_pemilih"].status == "ok" and not v.fields["gub_pemilih"].corrected
 
 
 def test_r7_break_marks_the_field() -> None:
@@ -163,3 +208,14 @@ def test_missing_field_probabilities() -> None:
     del probs["wako_pemilih"]
     v = judge(T, probs, S)
     assert v.fields["wako_pemilih"].status == "review" and v.status == "review"
+
+
+def test_trust_settings_from_environment() -> None:
+    from sipantau.ocr.settings import ReadSettings
+
+    env = {"SIPANTAU_TRUST_RISK": "1e-6", "SIPANTAU_SLIP_PRIOR": "0.05"}
+    s = ReadSettings.from_env(env).decision
+    assert s.trust_risk == 1e-6 and s.slip_prior == 0.05
+    assert ReadSettings.from_env({}).decision == DecisionSettings()
+    with pytest.raises(ValueError, match="SIPANTAU_TRUST_RISK"):
+        ReadSettings.from_env({"SIPANTAU_TRUST_RISK": "lots"})

@@ -1,0 +1,54 @@
+"""Log in, log out, who am I."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+
+from sipantau.api.domain import auth
+from sipantau.api.domain.directory import tps_info
+from sipantau.api.web.deps import Ctx, User, bearer
+
+router = APIRouter(tags=["auth"])
+
+
+class LoginIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+def user_view(session: Session, principal: auth.Principal) -> dict[str, Any]:
+    tps = [tps_info(session, code) for code in sorted(principal.tps)]
+    return {
+        "username": principal.username,
+        "name": principal.name,
+        "role": principal.role,
+        "tps": [t for t in tps if t is not None],
+    }
+
+
+@router.post("/auth/login")
+def login(body: LoginIn, request: Request, ctx: Ctx) -> dict[str, Any]:
+    ip = request.client.host if request.client else "?"
+    token, expires, principal = auth.login(
+        ctx.sessions, ctx.settings, body.username, body.password, ip
+    )
+    with ctx.reads() as session:
+        view = user_view(session, principal)
+    return {"token": token, "expires_at": expires.isoformat(), "user": view}
+
+
+@router.post("/auth/logout", status_code=204)
+def logout(request: Request, ctx: Ctx, user: User) -> Response:
+    with ctx.sessions() as session, session.begin():
+        auth.logout(session, bearer(request))
+    return Response(status_code=204)
+
+
+@router.get("/me")
+def me(ctx: Ctx, user: User) -> dict[str, Any]:
+    with ctx.reads() as session:
+        return user_view(session, user)
