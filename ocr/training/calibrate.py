@@ -53,6 +53,31 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float(min(fine, key=lambda t: nll(logits, labels, t)))
 
 
+def fit_vector_scaling(logits: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-class scale and bias on the logits minimising the NLL (compared, not shipped)."""
+    from scipy.optimize import minimize
+
+    k = logits.shape[1]
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        w, b = theta[:k], theta[k:]
+        z = logits * w + b
+        z = z - z.max(1, keepdims=True)
+        p = np.exp(z)
+        p /= p.sum(1, keepdims=True)
+        n = len(labels)
+        val = -np.log(np.maximum(p[np.arange(n), labels], 1e-300)).mean()
+        g = p.copy()
+        g[np.arange(n), labels] -= 1.0
+        g /= n
+        return float(val), np.concatenate([(g * logits).sum(0), g.sum(0)])
+
+    t = fit_temperature(logits, labels)
+    theta0 = np.concatenate([np.full(k, 1.0 / t), np.zeros(k)])
+    res = minimize(loss, theta0, jac=True, method="L-BFGS-B")
+    return res.x[:k], res.x[k:]
+
+
 def batched_logits(reader: CnnDigitReader, crops: list[np.ndarray]) -> np.ndarray:
     if not crops:
         return np.zeros((0, 12), np.float32)
@@ -94,20 +119,24 @@ def figures(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict[
 def calibrate(
     reader: CnnDigitReader,
     fit: tuple[list[np.ndarray], np.ndarray],
-    evals: tuple[list[np.ndarray], np.ndarray] | None,
+    evals: dict[str, tuple[list[np.ndarray], np.ndarray]] | None,
 ) -> dict[str, Any]:
-    """Fit T on `fit`; figures at T=1, the model's current T and the fitted T."""
+    """Fit T on `fit`; figures at T=1, the model's current T and the fitted T, on `fit` and on
+    each held-out set of `evals` (name -> crops, labels)."""
     lf = batched_logits(reader, fit[0])
     temp = fit_temperature(lf, fit[1])
     out: dict[str, Any] = {"temperature": round(temp, 4), "previous": reader.temperature}
     sets = {"fit": (lf, fit[1])}
-    if evals is not None and len(evals[1]):
-        sets["eval"] = (batched_logits(reader, evals[0]), evals[1])
+    for name, (crops, labels) in (evals or {}).items():
+        if len(labels):
+            sets[name] = (batched_logits(reader, crops), labels)
+    w, b = fit_vector_scaling(lf, fit[1])
     for name, (lg, lab) in sets.items():
         out[name] = {
             "uncalibrated": figures(lg, lab, 1.0),
             "previous_temperature": figures(lg, lab, reader.temperature),
             "fitted": figures(lg, lab, temp),
+            "vector_scaling_for_comparison": figures(lg * w + b, lab, 1.0),
         }
     return out
 
@@ -128,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = json.loads((args.model / "digits.json").read_text())
     reader = CnnDigitReader((args.model / "digits.onnx").read_bytes(), meta)
     fit = load_sets(args.photos, args.crops)
-    evals = load_sets([], args.eval) if args.eval else None
+    evals = {f"eval_{p.stem}": load_sets([], [p]) for p in args.eval}
     res = calibrate(reader, fit, evals)
     res["fitted_on"] = [str(x) for x in (*args.photos, *args.crops)]
     res["evaluated_on"] = [str(x) for x in args.eval]

