@@ -164,8 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(res, indent=1))
     if args.write:
         meta["temperature"] = res["temperature"]
-        meta["temperature_fitted_on"] = (
-            "crops cut by the pipeline from photos of CALIB-split handwriting (never trained on)"
+        meta["temperature_fitted_on"] = "pipeline crops of photos of CALIB-split handwriting " + (
+            f"(never trained on): {', '.join(res['fitted_on'])}"
         )
         meta["calibration"] = res
         (args.model / "digits.json").write_text(json.dumps(meta, indent=1) + "\n")
