@@ -18,16 +18,19 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from unittest import mock
 
 import cv2
 import numpy as np
 
+if TYPE_CHECKING:
+    from sipantau.samples.photo import Level
+
 TPS_CSV = Path(__file__).resolve().parents[1] / "templates" / "election-demo-tps.csv"
 CACHE = Path(".data") / "bench-photos"
 RACES = {"gubernur": "c-hasil-kwk-gubernur", "walikota": "c-hasil-kwk-walikota"}
-LEVEL = "normal"
+LEVEL: Level = "normal"
 LONG_SIDE = 2000
 QUALITY = 85
 SLIP_RATE = 0.05

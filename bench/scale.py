@@ -23,9 +23,12 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sipantau.bench.tally import LEVELS, Group, group_keys, print_tables, summarise
+
+if TYPE_CHECKING:
+    from sipantau.samples.photo import Level
 
 TEMPLATES = ("sipantau-blanko", "c-hasil-kwk-gubernur", "c-hasil-kwk-walikota")
 GENERATORS = ("samples", "eval")
@@ -68,7 +71,7 @@ class Job:
     generator: str
     template: str
     index: int
-    level: str
+    level: Level
     tps: str
     seed: int
     slip_rate: float

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import httpx
 
@@ -87,7 +88,7 @@ class Stack:
         threading.Thread(target=self._watch, daemon=True, name="supervisor").start()
         return self
 
-    def _log(self, name: str) -> object:
+    def _log(self, name: str) -> BinaryIO:
         return (self.root / f"{name}.log").open("ab")
 
     def start_api(self, first: bool = False) -> None:
@@ -95,7 +96,7 @@ class Stack:
         cmd = [*procs.CLI, "serve", "--data", str(self.data), "--host", HOST]
         cmd += ["--port", str(self.port), "--workers", "0", "--no-ui", "--demo", "--no-samples"]
         cmd += ["--database-url", self.db_url]
-        with self._log("api") as out:  # type: ignore[attr-defined]
+        with self._log("api") as out:
             self.api = subprocess.Popen(
                 cmd, env=self.env(), stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
@@ -115,7 +116,7 @@ class Stack:
         self.start_api()
 
     def _start_worker(self, slot: int) -> None:
-        with self._log(f"worker-{slot}") as out:  # type: ignore[attr-defined]
+        with self._log(f"worker-{slot}") as out:
             self.procs[slot] = subprocess.Popen(
                 [sys.executable, "-m", "sipantau.api.infra.worker"],
                 env=self.env(),

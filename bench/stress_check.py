@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sipantau.bench.stack import Stack
     from sipantau.bench.stress import Sent
 
-DEAD = ("rejected", "superseded", "sent_back")
+DEAD = ("rejected", "superseded", "sent_back", "withdrawn")
 READ_KINDS = ("read", "rejected", "read_failed")
 
 
@@ -38,15 +38,16 @@ def _wait_read(ctx: Context, ids: list[int], deadline: float) -> int:
 
 
 def _totals(ctx: Context, base: str, token: str) -> tuple[bool, dict[str, Any]]:
-    """Per race: the API's verified totals against the sum of each TPS's live verified form."""
+    """Per race: the API's verified totals against the sum of each TPS's newest verified form
+    (a later photo still in review leaves the verified one counted)."""
     out, ok = {}, True
     with ctx.reads() as s:
         subs = s.scalars(select(Submission).order_by(Submission.id)).all()
         live: dict[tuple[str, str], Submission] = {}
         for sub in subs:
-            if sub.status not in DEAD:
+            if sub.status == "verified":
                 live[(sub.tps_code, sub.race)] = sub
-        verified = [sub for sub in live.values() if sub.status == "verified"]
+        verified = list(live.values())
         values = latest_values_of(s, [sub.id for sub in verified])
     for race in sorted({sub.race for sub in verified}):
         r = httpx.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -13,7 +13,10 @@ from sipantau.bench.reader import box_labels
 from sipantau.bench.stats import ece, reliability, reliability_png, upper_bound
 from sipantau.ocr.types import CLASSES, FormReading
 
-LEVELS = ("careful", "normal", "hurried")
+if TYPE_CHECKING:
+    from sipantau.samples.photo import Level
+
+LEVELS: tuple[Level, ...] = ("careful", "normal", "hurried")
 ALL = "all"
 
 
@@ -39,7 +42,9 @@ def compact(truth: dict[str, Any], reading: FormReading, decode_ms: float) -> di
         "photo": truth["photo"],
         "consistent": bool(truth["consistent"]),
         "status": reading.status,
-        "reasons": reading.reasons[:2] if reading.status == "rejected" else [],
+        "reasons": [r.export() for r in reading.reasons[:2]]
+        if reading.status == "rejected"
+        else [],
         "ms": reading.ms,
         "decode_ms": decode_ms,
         "fields": fields,
@@ -161,7 +166,7 @@ def summarise(
                 sheets.setdefault(sheet, {})[level] = grp.summary()
         out["generators"][g] = {
             "by_sheet": sheets,
-            "ece_pct": None if eces[g] is None else round(100 * eces[g], 4),
+            "ece_pct": None if (e := eces[g]) is None else round(100 * e, 4),
             "reliability_bins": table,
             "rejected_reasons": _reasons(mine),
         }
@@ -175,8 +180,7 @@ def _reasons(results: list[dict[str, Any]]) -> dict[str, int]:
     counts: dict[str, int] = {}
     for r in results:
         for reason in r["reasons"][:1]:
-            code = reason.split(":")[0]
-            counts[code] = counts.get(code, 0) + 1
+            counts[reason["code"]] = counts.get(reason["code"], 0) + 1
     return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 

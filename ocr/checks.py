@@ -105,7 +105,7 @@ class CompiledCheck:
         """True/False on these values; None when one it needs is missing (None or absent)."""
         if any(values.get(n) is None for n in self.names):
             return None
-        vals: Mapping[str, int] = values  # type: ignore[assignment]
+        vals: Mapping[str, int] = values  # type: ignore[assignment]  # no value is None here
         if self.linear is not None:
             diff = sum((c * vals[k] if k else c for k, c in self.linear.items()), start=0)
             return bool(self.compare(diff, 0))

@@ -30,7 +30,8 @@ def distance(a: int, b: int) -> int:
 
 def bands(h: int) -> tuple[int, int, int, int]:
     """Four 16-bit slices; two hashes <= 3 bits apart share at least one (pigeonhole)."""
-    return tuple((h >> (16 * i)) & 0xFFFF for i in range(4))  # type: ignore[return-value]
+    a, b, c, d = ((h >> (16 * i)) & 0xFFFF for i in range(4))
+    return a, b, c, d
 
 
 def to_signed(h: int) -> int:

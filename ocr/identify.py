@@ -56,7 +56,7 @@ def _detectors() -> tuple[cv2.QRCodeDetector, cv2.QRCodeDetectorAruco]:
 def _decode_rectified(photo: GrayImage, corners: np.ndarray) -> str:
     """Warp the found code to an upright square, then decode it as is, sharpened, binarised."""
     side, m = 300, 40
-    dst = np.float32([[m, m], [m + side, m], [m + side, m + side], [m, m + side]])
+    dst = np.array([[m, m], [m + side, m], [m + side, m + side], [m, m + side]], np.float32)
     H = cv2.getPerspectiveTransform(corners.reshape(4, 2).astype(np.float32), dst)
     crop = cv2.warpPerspective(
         photo, H, (side + 2 * m, side + 2 * m), flags=cv2.INTER_CUBIC, borderValue=255
@@ -71,9 +71,9 @@ def _decode_rectified(photo: GrayImage, corners: np.ndarray) -> str:
     return ""
 
 
-def read_qr(photo: GrayImage) -> str | None:
+def read_qr(photo: GrayImage, sides: Sequence[int] = QR_SIDES) -> str | None:
     """The QR payload in the photo: found at a few scales, decoded from a rectified crop."""
-    for side in QR_SIDES:
+    for side in sides:
         small = _resized(photo, side)
         f = small.shape[1] / photo.shape[1]
         for det in _detectors():
@@ -143,6 +143,18 @@ def ocr_top(photo: GrayImage, quarter_turns: int) -> str:
             pytesseract.image_to_string(top, lang="eng", config="--psm 11", timeout=OCR_TIMEOUT_S)
         )
     except RuntimeError:  # pytesseract's timeout: a slow machine must not hang the reader
+        return ""
+
+
+def ocr_line(image: GrayImage) -> str:
+    """Tesseract (eng) on one printed line already cut out and upright (empty on a timeout)."""
+    import pytesseract
+
+    try:
+        return str(
+            pytesseract.image_to_string(image, lang="eng", config="--psm 7", timeout=OCR_TIMEOUT_S)
+        )
+    except (RuntimeError, pytesseract.TesseractError):
         return ""
 
 

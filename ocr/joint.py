@@ -15,6 +15,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from sipantau.ocr.assemble import Hypothesis
 from sipantau.ocr.checks import CompiledCheck
@@ -110,12 +111,12 @@ def search_order(
     left, order = list(names), []
     while left:
         open_counts = [(c, [n for n in c.names if n in left]) for c in checks]
-        pick = next(
+        pick: tuple[str, CompiledCheck | None] | None = next(
             ((rest[0], c) for c, rest in open_counts if len(rest) == 1 and c.can_solve(rest[0])),
             None,
         )
         if pick is None:
-            pick = (min(left, key=lambda n, oc=open_counts: _closeness(n, oc)), None)
+            pick = (min(left, key=partial(_closeness, open_counts=open_counts)), None)
         name, pin = pick
         left.remove(name)
         closes = [c for c, rest in open_counts if rest == [name] and c is not pin]

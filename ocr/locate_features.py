@@ -1,7 +1,10 @@
-"""Feature locator for registered forms: ORB keypoints, ratio test, RANSAC homography to a scan."""
+"""Feature locator for registered forms: RootSIFT keypoints of the reference scan (handwriting
+areas masked out), ratio test, MAGSAC++ homography, ECC refinement on the printed lines; a
+measured alignment of those lines decides between located and `form_not_found`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -13,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import make_page, page_corners
+from sipantau.ocr.locate_align import Alignment, alignment, line_image, refine_ecc
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
@@ -22,6 +26,7 @@ NOT_FOUND = (
     "formulir tidak ditemukan di foto, ulangi dengan seluruh halaman terlihat",
 )
 Points = npt.NDArray[np.float32]  # N x 2
+BoxList = Sequence[Sequence[float]]  # x, y, w, h in reference px
 
 
 class FeatureSettings(BaseModel):
@@ -29,47 +34,109 @@ class FeatureSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    work_side: int = Field(default=1100, ge=400)  # long side, px, the images are matched at
-    n_features: int = Field(default=5000, ge=500)
-    ratio: float = Field(default=0.75, gt=0, lt=1)  # Lowe's ratio test
-    ransac_px: float = Field(default=3.0, gt=0)  # reprojection threshold, photo px at work size
-    min_inliers: int = Field(default=40, ge=8)
-    min_inlier_ratio: float = Field(default=0.25, ge=0, le=1)
+    # photo long sides tried, px (SIFT doubles its input first, so 800 resolves a 1600 px photo)
+    work_sides: tuple[int, ...] = (800, 1400)
+    reference_side: int = Field(default=1600, ge=400)  # reference long side features come from
+    n_features: int = Field(default=4000, ge=500)
+    ratio: float = Field(default=0.8, gt=0, lt=1)  # Lowe's ratio test
+    ransac_px: float = Field(default=4.0, gt=0)  # reprojection threshold, reference px
+    min_inliers: int = Field(default=12, ge=8)  # fewer: no homography worth measuring
+    box_margin: float = Field(default=0.4, ge=0)  # handwriting mask: boxes grown by this x side
+    near_margin: float = Field(default=2.0, ge=0)  # the print around the boxes: grown this much
+    ecc_width: int = Field(default=480, ge=200)  # px, the reference width lines are aligned at
+    # measured alignment of the printed lines (see ocr/locate_align.py)
+    min_line_ncc: float = Field(default=0.2, ge=0, le=1)
+    min_line_peak: float = Field(default=0.3, ge=0, le=1)
     min_page_fraction: float = Field(default=0.12, gt=0, lt=1)  # page area / photo area
     max_side_ratio: float = Field(default=6.0, gt=1)  # longest / shortest quad side
 
 
-def _detect(image: GrayImage, s: FeatureSettings) -> tuple[Points, np.ndarray | None]:
-    """Keypoints (in `image`'s own pixels) and ORB descriptors, found at the work size."""
-    f = min(1.0, s.work_side / max(image.shape[:2]))
+_sift = cv2.SIFT_create
+
+
+def _root_sift(desc: np.ndarray) -> np.ndarray:
+    """RootSIFT (Hellinger kernel): more robust to lighting than plain SIFT distances."""
+    desc = desc / (np.abs(desc).sum(axis=1, keepdims=True) + 1e-7)
+    return np.sqrt(desc).astype(np.float32)
+
+
+def _detect(
+    image: GrayImage, side: int, n: int, mask: np.ndarray | None = None
+) -> tuple[Points, np.ndarray | None]:
+    """Keypoints (in `image`'s own pixels) and RootSIFT descriptors, found at long side `side`."""
+    f = min(1.0, side / max(image.shape[:2]))
     small = image if f == 1.0 else cv2.resize(image, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
-    orb = cv2.ORB_create(nfeatures=s.n_features, scaleFactor=1.2, nlevels=8, fastThreshold=10)
-    kps, desc = orb.detectAndCompute(small, None)
+    m = None
+    if mask is not None:
+        m = (
+            mask
+            if f == 1.0
+            else cv2.resize(mask, small.shape[::-1], interpolation=cv2.INTER_NEAREST)
+        )
+    kps, desc = _sift(nfeatures=n, contrastThreshold=0.02).detectAndCompute(small, m)
     pts = np.array([k.pt for k in kps], dtype=np.float32).reshape(-1, 2) / f
-    return pts, desc
+    return pts, (None if desc is None else _root_sift(desc))
+
+
+def handwriting_mask(size: tuple[int, int], boxes: BoxList, margin: float) -> np.ndarray:
+    """255 where the reference shows print only; 0 over the boxes (grown by `margin` x their
+    larger side), where the reference and every photo carry handwriting of their own."""
+    mask = np.full((size[1], size[0]), 255, np.uint8)
+    for x, y, w, h in boxes:
+        g = margin * max(w, h)
+        x0, y0 = int(max(0, x - g)), int(max(0, y - g))
+        cv2.rectangle(mask, (x0, y0), (int(x + w + g), int(y + h + g)), 0, -1)
+    return mask
 
 
 @dataclass(frozen=True)
 class FeatureIndex:
-    """A reference scan's keypoints and descriptors, computed once per template."""
+    """A reference scan's keypoints, descriptors and printed-line image, computed once."""
 
     points: Points  # reference px
     descriptors: np.ndarray
     size: tuple[int, int]  # reference width, height
+    lines: np.ndarray  # line image at ecc scale
+    lines_mask: np.ndarray  # uint8, 255 where the lines count (print, not handwriting)
+    near_boxes: np.ndarray  # uint8, 255 around the boxes: where alignment matters most
 
     @classmethod
-    def build(cls, reference: GrayImage, settings: FeatureSettings | None = None) -> FeatureIndex:
-        pts, desc = _detect(reference, settings or FeatureSettings())
+    def build(
+        cls,
+        reference: GrayImage,
+        settings: FeatureSettings | None = None,
+        boxes: BoxList = (),
+    ) -> FeatureIndex:
+        s = settings or FeatureSettings()
+        if reference.ndim == 3:
+            reference = cv2.cvtColor(reference, cv2.COLOR_BGR2GRAY)
+        size = (reference.shape[1], reference.shape[0])
+        mask = handwriting_mask(size, boxes, s.box_margin)
+        pts, desc = _detect(reference, s.reference_side, s.n_features, mask)
         if desc is None or len(pts) < 50:
             raise ValueError("reference scan has too few features to register against")
-        return cls(pts, desc, (reference.shape[1], reference.shape[0]))
+        k = min(1.0, s.ecc_width / size[0])
+        esize = (int(round(size[0] * k)), int(round(size[1] * k)))
+        small = cv2.resize(reference, esize, interpolation=cv2.INTER_AREA)
+        emask = cv2.resize(mask, esize, interpolation=cv2.INTER_NEAREST)
+        near = 255 - handwriting_mask(size, boxes, s.near_margin) if boxes else 255 + 0 * mask
+        near = cv2.resize(near, esize, interpolation=cv2.INTER_NEAREST)
+        return cls(pts, desc, size, line_image(small), emask, near)
+
+    @property
+    def ecc_scale(self) -> float:
+        return self.lines.shape[1] / self.size[0]
 
 
-def _match(photo_desc: np.ndarray, index: FeatureIndex, ratio: float) -> list[tuple[int, int]]:
-    """(photo i, reference j) pairs that pass the ratio test."""
-    matcher = cv2.BFMatcher(cv2.NORM_HAMMING)
+_flann = cv2.FlannBasedMatcher({"algorithm": 1, "trees": 4}, {"checks": 48})
+
+
+def _match(desc: np.ndarray, index: FeatureIndex, ratio: float) -> list[tuple[int, int]]:
+    """(photo i, reference j) pairs that pass the ratio test (seeded: the same photo is always
+    read the same way)."""
+    cv2.setRNGSeed(20240127)
     pairs = []
-    for m in matcher.knnMatch(photo_desc, index.descriptors, k=2):
+    for m in _flann.knnMatch(desc, index.descriptors, k=2):
         if len(m) == 2 and m[0].distance < ratio * m[1].distance:
             pairs.append((m[0].queryIdx, m[0].trainIdx))
     return pairs
@@ -97,37 +164,94 @@ def check_quad(quad: np.ndarray, photo_shape: tuple[int, ...], s: FeatureSetting
     return None
 
 
-def _fit(
-    pts: Points, desc: np.ndarray | None, index: FeatureIndex, s: FeatureSettings, tol: float
-) -> Homography:
-    """RANSAC homography from matched points to the reference, or PhotoRejected."""
-    pairs = _match(desc, index, s.ratio) if desc is not None else []
+def _coarse(
+    photo: GrayImage, index: FeatureIndex, side: int, s: FeatureSettings
+) -> tuple[Homography | None, str]:
+    """Photo px -> reference px from matched features (MAGSAC++), or None and why not."""
+    pts, desc = _detect(photo, side, s.n_features)
+    pairs = _match(desc, index, s.ratio) if desc is not None and len(pts) >= 2 else []
     if len(pairs) < s.min_inliers:
-        raise PhotoRejected(*NOT_FOUND, detail=f"{len(pairs)} feature matches")
+        return None, f"{len(pairs)} feature matches"
     src = pts[[i for i, _ in pairs]]
     dst = index.points[[j for _, j in pairs]]
-    H, mask = cv2.findHomography(src, dst, cv2.USAC_MAGSAC, tol, maxIters=5000, confidence=0.999)
-    inliers = int(mask.sum()) if mask is not None else 0
-    if H is None or inliers < s.min_inliers or inliers < s.min_inlier_ratio * len(pairs):
-        raise PhotoRejected(*NOT_FOUND, detail=f"{inliers} inliers of {len(pairs)} matches")
-    return H
-
-
-def _homography(photo: GrayImage, index: FeatureIndex, s: FeatureSettings) -> Homography:
-    """Photo px -> reference px: a coarse fit at any rotation, then a fit of the photo warped
-    onto the reference (same scale and orientation, so keypoint biases cancel)."""
-    pts, desc = _detect(photo, s)
-    f = min(1.0, s.work_side / max(photo.shape[:2]))
-    H = _fit(pts, desc, index, s, s.ransac_px / f)
-    warped = cv2.warpPerspective(
-        photo, H, index.size, flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REPLICATE
+    H, mask = cv2.findHomography(
+        src, dst, cv2.USAC_MAGSAC, s.ransac_px, maxIters=5000, confidence=0.999
     )
-    pts2, desc2 = _detect(warped, s)
+    inliers = int(mask.sum()) if mask is not None else 0
+    if H is None or inliers < s.min_inliers:
+        return None, f"{inliers} inliers of {len(pairs)} matches"
+    return H, f"{inliers} inliers of {len(pairs)} matches"
+
+
+def _warp_lines(
+    photo: GrayImage, H: Homography, index: FeatureIndex
+) -> tuple[np.ndarray, np.ndarray]:
+    """The photo warped onto the reference at ecc scale, as a line image, and where it lies."""
+    S = np.diag([index.ecc_scale, index.ecc_scale, 1.0]) @ H
+    zoom = float(np.sqrt(abs(np.linalg.det(S[:2, :2]))))  # photo px -> ecc px, roughly
+    f = min(1.0, 1.5 * zoom)  # pre-shrink so the warp does not alias
+    if f < 1.0:
+        photo = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+        S = S @ np.diag([1 / f, 1 / f, 1.0])
+    size = index.lines.shape[::-1]
+    warped = cv2.warpPerspective(photo, S, size, flags=cv2.INTER_LINEAR, borderValue=255)
+    inside = cv2.warpPerspective(np.full(photo.shape, 255, np.uint8), S, size, borderValue=0)
+    inside = cv2.erode(inside, np.ones((7, 7), np.uint8))
+    return line_image(warped), cv2.bitwise_and(inside, index.lines_mask)
+
+
+def _refined(
+    photo: GrayImage, H: Homography, index: FeatureIndex
+) -> tuple[Homography, Alignment, Alignment]:
+    """The coarse homography refined by ECC on the printed lines (when that aligns better); its
+    alignment over the page and over the print around the boxes (a crumpled or different print
+    can align on the whole and not where the numbers are)."""
+    lines, mask = _warp_lines(photo, H, index)
+    best = (H, alignment(index.lines, lines, mask))
+    W = refine_ecc(index.lines, lines, mask)
+    if W is not None:
+        S = np.diag([index.ecc_scale, index.ecc_scale, 1.0])
+        H2 = np.linalg.inv(S) @ np.linalg.inv(W) @ S @ H
+        lines2, mask2 = _warp_lines(photo, H2, index)
+        a2 = alignment(index.lines, lines2, mask2)
+        if a2.correlation > best[1].correlation:
+            best, mask = (H2, a2), mask2
+            lines = lines2
+    near = alignment(index.lines, lines, cv2.bitwise_and(mask, index.near_boxes))
+    return best[0], best[1], near
+
+
+def _implausible(
+    H: Homography, photo_shape: tuple[int, ...], index: FeatureIndex, s: FeatureSettings
+) -> str | None:
+    """Why the reference's outline, mapped into the photo by `H`, cannot be the page."""
+    w, h = index.size
+    corners = np.array([[0, 0], [w, 0], [w, h], [0, h]], dtype=np.float64)
     try:
-        f2 = min(1.0, s.work_side / max(index.size))
-        return _fit(pts2, desc2, index, s, s.ransac_px / f2) @ H
-    except PhotoRejected:
-        return H
+        quad = cv2.perspectiveTransform(corners[None], np.linalg.inv(H))[0]
+    except np.linalg.LinAlgError:
+        return "homography is degenerate"
+    return check_quad(quad, photo_shape, s)
+
+
+def register(
+    photo: GrayImage, index: FeatureIndex, s: FeatureSettings
+) -> tuple[Homography, Alignment]:
+    """Photo px -> reference px at the first scale whose printed lines measurably line up."""
+    why = []
+    long_side = max(photo.shape[:2])
+    sides = [side for side in s.work_sides if side < long_side] or [long_side]
+    for side in sides:
+        H, detail = _coarse(photo, index, side, s)
+        implausible = "no homography" if H is None else _implausible(H, photo.shape, index, s)
+        if H is None or implausible:
+            why.append(f"@{side}: {detail}, {implausible}")
+            continue
+        H, a, near = _refined(photo, H, index)
+        if all(x.correlation >= s.min_line_ncc and x.peak >= s.min_line_peak for x in (a, near)):
+            return H, a
+        why.append(f"@{side}: {detail}, {a.summary()}; near the boxes {near.summary()}")
+    raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
 
 
 def locate_by_features(
@@ -137,10 +261,13 @@ def locate_by_features(
     canonical_width: int,
     settings: FeatureSettings | None = None,
 ) -> Page:
-    """Warp `photo` onto `template`'s canonical page by matching it to the reference scan."""
+    """Warp `photo` onto `template`'s canonical page by registering it to the reference scan."""
     s = settings or FeatureSettings()
-    index = reference if isinstance(reference, FeatureIndex) else FeatureIndex.build(reference, s)
-    H_ref = _homography(photo, index, s)
+    if isinstance(reference, FeatureIndex):
+        index = reference
+    else:
+        index = FeatureIndex.build(reference, s, [b for f in template.fields for b in f.boxes])
+    H_ref, quality = register(photo, index, s)
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
     photo_to_units = units @ H_ref
     try:
@@ -167,17 +294,18 @@ def reference_path(template: Template) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _cached_index(path: Path, mtime: float) -> FeatureIndex:
+def _cached_index(path: Path, mtime: float, boxes: tuple[tuple[float, ...], ...]) -> FeatureIndex:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise FileNotFoundError(f"cannot read reference scan {path}")
-    return FeatureIndex.build(image)
+    return FeatureIndex.build(image, boxes=boxes)
 
 
 def index_for(template: Template) -> FeatureIndex:
     """The template's FeatureIndex, built once per reference file (and again if it changes)."""
     path = reference_path(template)
-    return _cached_index(path, path.stat().st_mtime)
+    boxes = tuple(tuple(b) for f in template.fields for b in f.boxes)
+    return _cached_index(path, path.stat().st_mtime, boxes)
 
 
 def locate_features_for(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:

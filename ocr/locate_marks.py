@@ -1,8 +1,10 @@
-"""Locate stage for C.HASIL forms: four L-shaped corner marks, then the page's orientation."""
+"""Locate stage for C.HASIL forms: the four printed L marks give the geometry; which way up the
+page lies is decided by evidence handwriting cannot fake (`ocr/locate_orient.py`)."""
 
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -13,142 +15,222 @@ from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Page
 from sipantau.templates.model import Template
 
-THUMB_W = 124  # px: the blank form's width when orientations are compared
+PATCH = 32  # px: side of the square a candidate mark is compared to the printed L at
+THICK = 0.38  # arm thickness / arm length of the printed mark (templates/render.py)
+MAX_CANDIDATES = 40  # best-fitting first: a checkered cloth or tiles make many poor Ls
 
 
-def _l_candidates(binary: np.ndarray, min_area: float, max_area: float) -> list[np.ndarray]:
-    """Contours shaped like an L: solid, about 0.6 of their bounding square, clearly concave."""
-    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
-    out = []
-    for c in contours:
-        area = cv2.contourArea(c)
-        if not min_area <= area <= max_area:
-            continue
-        (_, _), (rw, rh), _ = cv2.minAreaRect(c)
-        if min(rw, rh) < 0.6 * max(rw, rh):
-            continue
-        if area / max(cv2.arcLength(c, True), 1.0) < 0.1 * np.sqrt(rw * rh):
-            continue  # strokes too thin for a printed mark (handwriting, box lines)
-        fill = area / max(rw * rh, 1.0)
-        hull_area = cv2.contourArea(cv2.convexHull(c))
-        if not (0.35 < fill < 0.8) or area / max(hull_area, 1.0) > 0.85:
-            continue
-        out.append(c.reshape(-1, 2).astype(np.float64))
-    return out
+def _ideal_l() -> np.ndarray:
+    """The printed mark in a PATCH square, outer corner top-left, arms along top and left."""
+    t = int(round(THICK * PATCH))
+    ideal = np.zeros((PATCH, PATCH), np.float32)
+    ideal[:t] = 1
+    ideal[:, :t] = 1
+    return ideal
 
 
-def _outer_corner(contour: np.ndarray, center: np.ndarray) -> np.ndarray:
-    d = np.linalg.norm(contour - center, axis=1)
-    return contour[int(np.argmax(d))]
+IDEALS = [np.rot90(_ideal_l(), -k) > 0.5 for k in range(4)]  # outer corner at patch corner k
 
 
-def _quad_score(quad: np.ndarray) -> float:
-    """Area of a convex quad (0 when not convex)."""
-    if not cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2)):
-        return 0.0
-    return float(cv2.contourArea(quad.astype(np.float32)))
+@dataclass(frozen=True)
+class Mark:
+    """An L mark found in the photo (photo pixels of the reduced copy it was found on)."""
+
+    corner: np.ndarray  # outer corner
+    arms: np.ndarray  # 2 x 2: unit vectors along the two arms, from the corner
+    arm_len: float  # mean arm length
+    fit: float  # IoU with the printed L
 
 
-def _order_clockwise(pts: np.ndarray) -> np.ndarray:
-    c = pts.mean(axis=0)
-    ang = np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0])
-    return pts[np.argsort(ang)]  # image y points down: increasing angle is clockwise
+def _as_mark(binary: np.ndarray, contour: np.ndarray) -> Mark | None:
+    """The contour as an L mark, when its rectified patch matches the printed L (IoU)."""
+    box = cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float32)  # 4 corners, in order
+    side = np.linalg.norm(box[1] - box[0]), np.linalg.norm(box[2] - box[1])
+    if min(side) < 4 or min(side) < 0.6 * max(side):
+        return None  # an L's arms are printed the same length
+    dst = np.array([[0, 0], [PATCH, 0], [PATCH, PATCH]], dtype=np.float32)
+    M = cv2.getAffineTransform(box[:3], dst)
+    patch = cv2.warpAffine(binary, M, (PATCH, PATCH), flags=cv2.INTER_LINEAR) > 127
+    best, k_best = 0.0, 0
+    for k, ideal in enumerate(IDEALS):
+        iou = (patch & ideal).sum() / max(1, (patch | ideal).sum())
+        if iou > best:
+            best, k_best = float(iou), k
+    if best < 0.6:
+        return None
+    # patch corner k (clockwise from top-left) is box corner k: the outer corner of the L
+    corner = box[k_best].astype(np.float64)
+    nxt, prv = box[(k_best + 1) % 4], box[(k_best - 1) % 4]
+    arms = np.array([nxt - corner, prv - corner], np.float64)
+    lens = np.linalg.norm(arms, axis=1)
+    return Mark(corner, arms / lens[:, None], float(lens.mean()), best)
 
 
-def corner_mark_quads(photo: GrayImage, min_page_fraction: float) -> list[np.ndarray]:
-    """Candidate page quads (outer corners of four L marks, clockwise), largest first."""
+def find_marks(photo: GrayImage, min_page_fraction: float) -> tuple[list[Mark], float]:
+    """Candidate L marks on a reduced copy (at most ~1000 px), and that copy's scale factor."""
     f = min(1.0, 1000 / max(photo.shape))
     small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     # solid print is much darker than the paper around it (a dark table is not)
     paper = cv2.dilate(small, np.ones((31, 31), np.uint8))
     binary = np.where(small.astype(np.float32) < 0.55 * paper, 255, 0).astype(np.uint8)
-    cands = _l_candidates(binary, small.size * min_page_fraction * 4e-5, small.size * 0.01)
-    cands = sorted(cands, key=lambda c: -cv2.contourArea(c.astype(np.float32)))[:14]
-    areas = [cv2.contourArea(c.astype(np.float32)) for c in cands]
-    quads: list[tuple[float, np.ndarray]] = []
-    for combo in itertools.combinations(range(len(cands)), 4):
-        a = [areas[i] for i in combo]
-        if max(a) > 3 * min(a):  # the four marks are printed the same size
+    min_area, max_area = small.size * min_page_fraction * 4e-5, small.size * 0.01
+    contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
+    marks = []
+    for c in contours:
+        area = cv2.contourArea(c)
+        if not min_area <= area <= max_area:
             continue
-        center = np.array([cands[i].mean(axis=0) for i in combo]).mean(axis=0)
-        quad = _order_clockwise(np.array([_outer_corner(cands[i], center) for i in combo]))
-        score = _quad_score(quad)
-        if score >= small.size * min_page_fraction:
-            quads.append((score, quad / f))
-    quads.sort(key=lambda q: -q[0])
-    return [q for _, q in quads[:8]]
+        (_, _), (rw, rh), _ = cv2.minAreaRect(c)
+        if area / max(cv2.arcLength(c, True), 1.0) < 0.1 * np.sqrt(rw * rh):
+            continue  # strokes too thin for a printed mark (handwriting, box lines)
+        if not 0.4 < area / max(rw * rh, 1.0) < 0.85:
+            continue  # an L fills ~0.62 of its bounding square (cheap test before the patch)
+        mark = _as_mark(binary, c)
+        if mark is not None:
+            marks.append(mark)
+    marks.sort(key=lambda m: -m.fit)
+    return marks[:MAX_CANDIDATES], f
 
 
-_THUMBS: dict[str, np.ndarray] = {}
+def order_clockwise(idx: tuple[int, ...], pts: np.ndarray) -> list[int]:
+    c = pts.mean(axis=0)
+    ang = np.arctan2(pts[:, 1] - c[1], pts[:, 0] - c[0])
+    return [idx[i] for i in np.argsort(ang)]  # image y points down: increasing angle is clockwise
 
 
-def _thumbnail(template: Template) -> np.ndarray:
-    """The blank form at thumbnail size, cached per template id."""
-    if template.id not in _THUMBS:
-        _THUMBS[template.id] = _render_thumbnail(template)
-    return _THUMBS[template.id]
+def fits_frame(marks: list[Mark], quad: np.ndarray, rel_arm: np.ndarray) -> bool:
+    """Each mark's arms run along the quad's two edges from its corner, and are as long,
+    relative to those edges, as the template prints them (within a factor 1.6)."""
+    n = len(quad)
+    for i, m in enumerate(marks):
+        edges = [quad[(i + 1) % n] - quad[i], quad[(i - 1) % n] - quad[i]]
+        for e, r in zip(edges, rel_arm[i], strict=True):
+            length = float(np.linalg.norm(e))
+            if length < 1e-6 or max(float(a @ e) for a in m.arms) / length < 0.94:
+                return False  # no arm along this edge (20 degrees)
+            ratio = m.arm_len / (length * r)
+            if not 1 / 1.6 <= ratio <= 1.6:
+                return False
+    return cv2.isContourConvex(quad.astype(np.float32).reshape(-1, 1, 2))
 
 
-def _render_thumbnail(template: Template) -> np.ndarray:
-    from sipantau.templates.render import render  # render is only needed for the orientation
-
-    dpi = THUMB_W / template.page.width * 25.4 if template.page.unit == "mm" else None
-    img = render(template, dpi=dpi or 25.4).image
-    thumb = cv2.resize(
-        cv2.cvtColor(img, cv2.COLOR_BGR2GRAY),
-        (THUMB_W, int(round(THUMB_W * template.page.height / template.page.width))),
-        interpolation=cv2.INTER_AREA,
-    )
-    return _high_pass(thumb)
+def _rel_arms(template: Template) -> np.ndarray:
+    """Per mark (clockwise), arm length / the two adjacent frame edges (either orientation)."""
+    c = np.array(template.locator.corners, np.float64)
+    a = template.locator.mark_size
+    w, h = np.linalg.norm(c[1] - c[0]), np.linalg.norm(c[3] - c[0])
+    return np.array([[a / w, a / h], [a / h, a / w]] * 2)
 
 
-def _high_pass(img: np.ndarray) -> np.ndarray:
-    """Print structure without the light falling across the page."""
-    f = cv2.GaussianBlur(img.astype(np.float32), (3, 3), 0)
-    return f - cv2.GaussianBlur(f, (0, 0), 6)
+def pointing(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
+    """P[i, j]: an arm of mark i runs towards mark j (within 20 degrees)."""
+    d = pts[None, :, :] - pts[:, None, :]
+    d = d / (np.linalg.norm(d, axis=2, keepdims=True) + 1e-9)
+    arms = np.array([m.arms for m in marks])  # n x 2 x 2
+    cos = np.einsum("iad,ijd->ija", arms, d).max(axis=2)
+    return cos >= 0.94
 
 
-def _ncc(a: np.ndarray, b: np.ndarray) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    return float((a * b).sum() / (np.sqrt((a * a).sum() * (b * b).sum()) + 1e-6))
+def mark_quads(photo: GrayImage, template: Template, settings: LocateSettings) -> list[np.ndarray]:
+    """Quads of four L marks (outer corners, clockwise, photo px) that fit the template's frame,
+    largest first; else frames completed from three or two marks (`partial` below)."""
+    return [q for q, _ in mark_frames(photo, template, settings)]
 
 
-def best_rotation(
-    photo: GrayImage, template: Template, quad: np.ndarray, units_quad: np.ndarray
-) -> tuple[np.ndarray, float, float]:
-    """Of the four ways to pair the quad with the page corners, the one that looks like the form:
-    (photo -> units homography, its similarity to the blank form, the runner-up's)."""
-    thumb = _thumbnail(template)
-    th, tw = thumb.shape
-    k = tw / template.page.width
-    scored: list[tuple[float, np.ndarray]] = []
-    for shift in range(4):
-        H, _ = cv2.findHomography(np.roll(quad, -shift, axis=0), units_quad * k, 0)
-        if H is None:
-            continue
-        warped = cv2.warpPerspective(photo, H, (tw, th), flags=cv2.INTER_AREA, borderValue=255)
-        scored.append((_ncc(_high_pass(warped), thumb), np.diag([1 / k, 1 / k, 1.0]) @ H))
-    if len(scored) < 2:
-        raise PhotoRejected(*NOT_FOUND, detail="no orientation fits")
-    scored.sort(key=lambda sh: -sh[0])
-    return scored[0][1], scored[0][0], scored[1][0]
+def mark_frames(
+    photo: GrayImage, template: Template, settings: LocateSettings
+) -> list[tuple[np.ndarray, np.ndarray | None]]:
+    """(quad, real): four marks' quads (real None), else ones completed from fewer marks (real:
+    which corners are marks found; ocr/locate_partial.py)."""
+    marks, f = find_marks(photo, settings.min_page_fraction)
+    rel = _rel_arms(template)
+    pts = np.array([m.corner for m in marks]).reshape(-1, 2)
+    if len(marks) < 2:
+        return []
+    P = pointing(marks, pts)
+    mutual = P & P.T  # adjacent marks of a frame point at each other
+    quads: dict[tuple[int, ...], tuple[float, np.ndarray]] = {}
+    n = len(marks)
+    for a in range(n):
+        for b, c in itertools.combinations(np.flatnonzero(mutual[a]), 2):
+            for d in np.flatnonzero(mutual[b] & mutual[c]):
+                if d == a or len({a, b, c, d}) < 4:
+                    continue
+                key = tuple(sorted((a, int(b), int(c), int(d))))
+                if key in quads:
+                    continue
+                order = order_clockwise(key, pts[list(key)])
+                quad = pts[order]
+                area = float(cv2.contourArea(quad.astype(np.float32)))
+                if area < settings.min_page_fraction * photo.size * f * f:
+                    continue
+                mk = [marks[i] for i in order]
+                # the frame is not square: try it both ways round (short edge first or second)
+                if any(fits_frame(mk, quad, np.roll(rel, s, axis=0)) for s in (0, 1)):
+                    quads[key] = (area, quad / f)
+    if not quads:
+        from sipantau.ocr.locate_partial import partial_frames
+
+        size = (photo.shape[0] * f, photo.shape[1] * f)
+        return [(q / f, real) for q, real in partial_frames(marks, pts, rel, size)]
+    return [(q, None) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
-    """Four L marks, then the orientation (and the right quad) that looks most like the form."""
-    quads = corner_mark_quads(photo, settings.min_page_fraction)
-    if not quads:
-        raise PhotoRejected(*NOT_FOUND, detail="no four corner marks found")
-    units_quad = np.array(template.locator.corners, dtype=np.float64)
-    H, best, second = max(
-        (best_rotation(photo, template, q, units_quad) for q in quads), key=lambda r: r[1]
+    """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
+    completed from fewer marks is refined on the printed lines, else the page is cut off."""
+    from sipantau.ocr.locate_orient import orient, turns
+    from sipantau.ocr.locate_partial import (
+        cut_off_rejection,
+        find_ghosts,
+        refine_on_print,
     )
-    if best < settings.min_form_similarity or best - second < settings.min_orientation_margin:
-        raise PhotoRejected(
-            "wrong_form",
-            "foto bukan formulir yang diharapkan, atau arahnya "
-            "tidak jelas; foto ulang seluruh halaman",
-            detail=f"similarity {best:.2f}, runner-up {second:.2f}",
-        )
-    return make_page(photo, template, H, "corner_marks", settings)
+
+    frames = mark_frames(photo, template, settings)
+    if not frames:
+        raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
+    why, cut = [], None
+    for k, (quad, real) in enumerate(frames):
+        found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
+        if isinstance(found, str):
+            why.append(found)
+            continue
+        H, evidence, payload = found
+        if real is not None:
+            quad, real = find_ghosts(photo, template, H, quad, real)
+            if real.all():  # every mark found after all: a whole frame, turned as found
+                H = _same_turn(turns(quad, template), H, quad)
+                real = None
+        if real is not None:
+            refined = refine_on_print(photo, template, H)
+            if refined is None:
+                why.append(f"partial frame ({evidence}): printed lines do not align")
+                if evidence in ("qr", "title") and cut is None:
+                    cut = quad  # the form's own QR or title: it is there, and runs out
+                continue
+            H, evidence = refined[0], f"{evidence}+print"
+        return make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
+    if cut is not None:
+        raise cut_off_rejection(photo, cut, "; ".join(why))
+    if all(real is not None for _, real in frames):
+        raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
+    raise PhotoRejected(*UNCLEAR, detail="; ".join(why))
+
+
+def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndarray:
+    """Of the four turns of the completed quad, the one that agrees with `H` at its corners."""
+    here = cv2.perspectiveTransform(quad[None].astype(np.float64), H)[0]
+    errs = [
+        np.abs(cv2.perspectiveTransform(quad[None].astype(np.float64), G)[0] - here).max()
+        if np.isfinite(G).all()
+        else np.inf
+        for G in Hs
+    ]
+    return Hs[int(np.argmin(errs))]
+
+
+UNCLEAR = (
+    "orientation_unclear",
+    "arah formulir tidak dapat dipastikan: kode QR dan judul tidak terbaca; foto ulang "
+    "seluruh halaman dengan kode QR dan judul terlihat jelas",
+)

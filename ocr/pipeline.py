@@ -17,15 +17,17 @@ from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import locate, on_larger_photo
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
-from sipantau.ocr.types import BoxReading, FormReading, GrayImage, Page
-from sipantau.ocr.verdict import judge
+from sipantau.ocr.types import REVIEW, BoxReading, FormReading, GrayImage, Page, Reason
+from sipantau.ocr.verdict import Verdict, judge
 from sipantau.templates.model import Template
 from sipantau.templates.render import parse_qr_payload
 
 log = logging.getLogger("sipantau.read")
 
 DebugSink = Callable[[str, np.ndarray], None]
-FAILED = "processing_failed: foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
+FAILED = Reason(
+    "processing_failed", "foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
+)
 
 
 @dataclass
@@ -44,9 +46,9 @@ class Reader:
             reading = self._read(data, photo, template_id)
         except PhotoRejected as exc:
             log.info("rejected %s: %s (%s)", photo, exc.code, exc.detail)
-            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+            reading = FormReading(photo, template_id, "rejected", [Reason(exc.code, exc.message)])
         except SipantauError as exc:
-            reading = FormReading(photo, template_id, "rejected", [f"{exc.code}: {exc.message}"])
+            reading = FormReading(photo, template_id, "rejected", [Reason(exc.code, exc.message)])
         except Exception:  # a photo that breaks a stage must not stop the batch
             log.exception("reading %s failed", photo)
             reading = FormReading(photo, template_id, "rejected", [FAILED])
@@ -66,6 +68,8 @@ class Reader:
             page = on_larger_photo(page, image, factor, template, self.settings.locate)
         if tps is None:  # not read while identifying the form
             tps = self._check_qr(page, template)
+            if tps is None:
+                self._check_title(page, template)
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
@@ -75,7 +79,7 @@ class Reader:
                 photo,
                 template.id,
                 "rejected",
-                [f"{p.code}: {p.message}" for p in problems],
+                [Reason(p.code, p.message) for p in problems],
                 tps=tps,
                 page=page,
             )
@@ -105,7 +109,7 @@ class Reader:
             photo,
             template.id,
             verdict.status,
-            list(verdict.reasons),
+            review_reasons(verdict),
             verdict.fields,
             tps=tps,
             page=page,
@@ -124,7 +128,7 @@ class Reader:
         return self._identify_and_locate(image)
 
     def _check_qr(self, page: Page, template: Template) -> str | None:
-        payload = read_qr(page, template)
+        payload = page.identity or read_qr(page, template)
         if payload is None:
             return None
         parsed = parse_qr_payload(payload)
@@ -137,30 +141,66 @@ class Reader:
             )
         return tps
 
+    def _check_title(self, page: Page, template: Template) -> None:
+        """No QR payload: when another form shares this page frame (another race), its printed
+        title must not say it is that one."""
+        from sipantau.ocr.identify import match_title
+        from sipantau.ocr.locate_orient import title_on_page
+
+        frame = template.page.model_dump_json() + template.locator.model_dump_json()
+        siblings = [
+            t
+            for t in self.templates.values()
+            if t.id != template.id
+            and t.page.model_dump_json() + t.locator.model_dump_json() == frame
+        ]
+        text = title_on_page(page, template) if siblings else None
+        hit = match_title(text, [template, *siblings]) if text else None
+        if hit and hit[0].id != template.id:
+            raise PhotoRejected(
+                "wrong_form",
+                f"foto ini formulir '{hit[0].id}', bukan '{template.id}' (menurut judulnya)",
+                detail=f"title read: {(text or '').strip()!r}",
+            )
+
+    def _photo_qr(self, image: GrayImage) -> tuple[str, str | None] | None:
+        """(template id, TPS) from a QR code anywhere in the photo, when it names a known form."""
+        from sipantau.ocr.identify import read_qr as read_photo_qr
+
+        parsed = parse_qr_payload(read_photo_qr(image, sides=(1600,)) or "")
+        return parsed if parsed and parsed[0] in self.templates else None
+
     def _explain_wrong_form(
         self, image: GrayImage, template: Template, exc: PhotoRejected
     ) -> PhotoRejected:
-        """When the expected form is not found, say which form the photo shows, if any."""
-        try:
-            other = self._identify_and_locate(image, by_title=False)[0]
-        except SipantauError:
-            return exc
-        if other.id != template.id:
+        """When the expected form is not found, say which form the photo shows: only when its
+        QR code says so (another form's printed marks fitting is no evidence)."""
+        parsed = self._photo_qr(image)
+        if parsed and parsed[0] != template.id:
             return PhotoRejected(
                 "wrong_form",
-                f"foto ini formulir '{other.id}', bukan '{template.id}'; pilih formulir yang benar",
+                f"foto ini formulir '{parsed[0]}', bukan '{template.id}'; "
+                "pilih formulir yang benar",
+                detail=f"QR code names {parsed[0]}; {exc.detail}",
             )
         return exc
 
     def _identify_and_locate(
         self, image: GrayImage, by_title: bool = True
     ) -> tuple[Template, Page, str | None]:
-        """Which known form is this? Printed marks first (cheap), its QR code to tell forms of
-        the same frame apart, and the printed title (tesseract) as the last resort."""
+        """Which known form is this? Its QR code first; else each page frame's locator once
+        (ArUco, then corner marks, whose QR or title names the form), else the printed title."""
+        parsed = self._photo_qr(image)
+        if parsed:
+            template = self.templates[parsed[0]]
+            return template, locate(image, template, self.settings.locate), parsed[1]
+        tried: set[str] = set()
         for kind in ("aruco", "corner_marks"):
             for t in self.templates.values():
-                if t.locator.kind != kind:
+                frame = t.page.model_dump_json() + t.locator.model_dump_json()
+                if t.locator.kind != kind or frame in tried:
                     continue
+                tried.add(frame)
                 try:
                     page = locate(image, t, self.settings.locate)
                 except PhotoRejected:
@@ -177,13 +217,26 @@ class Reader:
         self, image: GrayImage, t: Template, page: Page
     ) -> tuple[Template, Page, str | None]:
         """The QR's TPS; and the form the QR names when it shares `t`'s frame (another race)."""
-        parsed = parse_qr_payload(read_qr(page, t) or "")
+        parsed = parse_qr_payload(page.identity or read_qr(page, t) or "")
         if parsed is None or parsed[0] not in self.templates:
             return t, page, None
         other = self.templates[parsed[0]]
         if other.id == t.id or (other.page, other.locator) == (t.page, t.locator):
             return other, page, parsed[1]  # the same page frame: the same warp serves
         return other, locate(image, other, self.settings.locate), parsed[1]
+
+
+def review_reasons(verdict: Verdict) -> list[Reason]:
+    """The verdict's form-level reasons, each with the code of its cause."""
+    codes: dict[str, str] = {}
+    n = sum(f.status != "ok" for f in verdict.fields.values())
+    codes[f"{n} kolom perlu diperiksa"] = "fields_to_review"
+    for r in verdict.checks:
+        if r.ok is False:
+            codes.setdefault(r.message, "rule_broken")
+        elif r.ok is None:
+            codes.setdefault(f"{r.rule or r.expr}: tidak dapat diperiksa", "rule_unchecked")
+    return [Reason(codes.get(text, REVIEW), text) for text in verdict.reasons]
 
 
 _qr = cv2.QRCodeDetector()

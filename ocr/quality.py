@@ -20,7 +20,11 @@ class Problem:
     detail: str = ""
 
 
-CUT_OFF = "formulir terpotong; foto ulang dengan seluruh halaman di dalam bingkai"
+CUT_OFF = (
+    "bagian {side} formulir terpotong: ada kotak angka di luar foto; foto ulang dengan seluruh "
+    "halaman di dalam bingkai"
+)
+SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
 TOO_SMALL = "formulir terlalu kecil di foto; dekatkan kamera sampai halaman memenuhi layar"
 BLURRY = "foto buram, ulangi: pegang ponsel diam dan ketuk layar agar fokus"
 DARK = "foto terlalu gelap; cari tempat yang lebih terang"
@@ -35,13 +39,32 @@ def _all_boxes_units(template: Template) -> np.ndarray:
     return np.array(pts, dtype=np.float64)
 
 
+def cut_side(template: Template, outside: np.ndarray, inside: np.ndarray) -> str:
+    """The side of the form (top, bottom, left, right) the boxes outside the photo lie towards,
+    seen from the boxes still in it (from the page's centre when none is)."""
+    w, h = template.page.width, template.page.height
+    origin = inside.mean(axis=0) if len(inside) else np.array([w / 2, h / 2])
+    d = (outside.mean(axis=0) - origin) / [w, h]
+    if abs(d[0]) > abs(d[1]):
+        return "right" if d[0] > 0 else "left"
+    return "bottom" if d[1] > 0 else "top"
+
+
 def cut_off(photo: GrayImage, page: Page, template: Template) -> Problem | None:
-    pts = photo_points(page, _all_boxes_units(template))
+    """A digit box (any corner) outside the photo: the page is cut off on that side. The rest of
+    the page may lie outside the frame: only the boxes must be in it."""
+    units = _all_boxes_units(template)
+    pts = photo_points(page, units)
     h, w = photo.shape
     inside = (pts[:, 0] >= 1) & (pts[:, 0] <= w - 2) & (pts[:, 1] >= 1) & (pts[:, 1] <= h - 2)
-    if not inside.all():
-        return Problem("cut_off", CUT_OFF, f"{int((~inside).sum())} box corners outside the photo")
-    return None
+    if inside.all():
+        return None
+    side = cut_side(template, units[~inside], units[inside])
+    return Problem(
+        "cut_off",
+        CUT_OFF.format(side=SIDES[side]),
+        f"{side}: {int((~inside).sum())} box corners outside the photo",
+    )
 
 
 def page_width_px(page: Page) -> float:

@@ -21,9 +21,10 @@ class DecodeSettings(_Settings):
 class LocateSettings(_Settings):
     canonical_width: int = Field(default=1240, ge=600)  # px of the canonical page's width
     min_page_fraction: float = Field(default=0.04, gt=0, lt=1)  # page area / photo area
-    # corner-mark forms: high-passed similarity to the blank form, and its lead over another turn
+    # corner-mark forms with neither QR nor title readable (last resort): high-passed similarity
+    # to the blank form, and its lead over another turn (else the photo is rejected)
     min_form_similarity: float = Field(default=0.1, ge=-1, le=1)
-    min_orientation_margin: float = Field(default=0.03, ge=0, le=2)
+    min_orientation_margin: float = Field(default=0.05, ge=0, le=2)
 
 
 class QualitySettings(_Settings):
@@ -74,4 +75,4 @@ class ReadSettings(_Settings):
                     decision[name] = float(env[key])
                 except ValueError:
                     raise ValueError(f"{key} must be a number, got {env[key]!r}") from None
-        return cls(decision=DecisionSettings(**decision))
+        return cls(decision=DecisionSettings.model_validate(decision))

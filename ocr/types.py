@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,6 +22,32 @@ BLANK_CLASS = 11
 N_CLASSES = len(CLASSES)
 
 Status = Literal["ok", "review", "rejected"]
+
+
+@dataclass(frozen=True)
+class Reason:
+    """Why a form is rejected or needs a person: a stable code for machines, a message (Bahasa
+    Indonesia) for people."""
+
+    code: str
+    message: str
+
+    def export(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+    @classmethod
+    def of(cls, stored: str | Mapping[str, object]) -> Reason:
+        """A reason as stored: an exported object, or (readings stored before reasons were typed)
+        one `code: message` string, split once here."""
+        if not isinstance(stored, str):
+            return cls(str(stored.get("code", "")), str(stored.get("message", "")))
+        code, sep, text = stored.partition(": ")
+        if sep and code.replace("_", "").isalnum() and code.islower():
+            return cls(code, text)
+        return cls(REVIEW, stored)
+
+
+REVIEW = "needs_review"  # the code of a form-level reason that names no more precise cause
 
 
 @dataclass(frozen=True)
@@ -67,8 +94,10 @@ class FieldReading:
     read_value: int | None = None
     corrected: bool = False  # True when `value` is the decoder's, not the plain reading
 
-    def export(self) -> dict[str, object]:
-        return {
+    def export(self, geometry: bool = False) -> dict[str, object]:
+        """The field as `sipantau read` prints it; with `geometry`, also its kind and its box
+        on the aligned page (what the service stores, for the review screen's crops)."""
+        out: dict[str, object] = {
             "value": self.value,
             "confidence": round(float(self.confidence), 6),
             "status": self.status,
@@ -77,6 +106,17 @@ class FieldReading:
             "corrected": self.corrected,
             "read_value": self.read_value,
         }
+        if geometry:
+            out["kind"] = self.kind
+            if self.boxes:
+                out["box"] = list(_union(b.box for b in self.boxes))
+        return out
+
+
+def _union(boxes: Iterable[Box]) -> Box:
+    """The smallest box around `boxes`."""
+    x0, y0, x1, y1 = zip(*((x, y, x + w, y + h) for x, y, w, h in boxes), strict=True)
+    return int(min(x0)), int(min(y0)), int(max(x1) - min(x0)), int(max(y1) - min(y0))
 
 
 @dataclass
@@ -86,19 +126,20 @@ class FormReading:
     photo: str
     template: str | None
     status: Status
-    reasons: list[str] = field(default_factory=list)
+    reasons: list[Reason] = field(default_factory=list)
     fields: dict[str, FieldReading] = field(default_factory=dict)
     ms: float = 0.0
     tps: str | None = None
     page: Page | None = None
 
-    def export(self) -> dict[str, object]:
+    def export(self, geometry: bool = False) -> dict[str, object]:
+        """The one export of a reading: `sipantau read`'s line, the worker's stored reading."""
         out: dict[str, object] = {
             "photo": self.photo,
             "template": self.template,
             "status": self.status,
-            "reasons": list(self.reasons),
-            "fields": {name: f.export() for name, f in self.fields.items()},
+            "reasons": [r.export() for r in self.reasons],
+            "fields": {name: f.export(geometry) for name, f in self.fields.items()},
             "ms": round(self.ms, 1),
         }
         if self.tps is not None:

@@ -9,8 +9,12 @@ import streamlit as st
 from sipantau.review_ui import session
 from sipantau.review_ui.client import ApiFailure
 from sipantau.review_ui.nav import pages_for
+from sipantau.review_ui.password_view import password_expander
 
 HERE = Path(__file__).parent
+# Streamlit's own hint under inputs ("Press Enter to apply") is English and, in a form, wrong
+# about what Enter does: the pages say their keys in Bahasa Indonesia instead.
+HIDE_HINTS = "<style>[data-testid='InputInstructions'] {display: none !important;}</style>"
 
 
 def login_page() -> None:
@@ -32,6 +36,7 @@ def main() -> None:
     st.set_page_config(
         page_title="sipantau posko", page_icon=":material/how_to_vote:", layout="wide"
     )
+    st.html(HIDE_HINTS)
     user = session.current_user()
     if user is None:
         st.navigation([st.Page(login_page, title="Masuk", icon=":material/login:")]).run()
@@ -42,6 +47,7 @@ def main() -> None:
         if st.button("Keluar", icon=":material/logout:"):
             session.log_out()
             st.rerun()
+        password_expander()
     pages = [st.Page(HERE / p.path, title=p.title, icon=p.icon) for p in pages_for(user["role"])]
     st.navigation(pages).run()
 

@@ -24,6 +24,25 @@ class ApiFailure(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+def browser_address() -> str | None:
+    """The address of the browser this Streamlit session serves, when Streamlit knows it."""
+    try:
+        import streamlit as st
+
+        return st.context.ip_address
+    except Exception:  # outside a Streamlit session (scripts, tests): no browser
+        return None
+
+
+def vouch_headers() -> dict[str, str]:
+    """With the secret shared with the API (`SIPANTAU_UI_SECRET`): the browser's address, so
+    that login attempts are counted per person, not all on this server's address."""
+    secret, address = os.environ.get("SIPANTAU_UI_SECRET"), browser_address()
+    if not secret or not address:
+        return {}
+    return {"X-Sipantau-UI-Secret": secret, "X-Sipantau-Client-Address": address}
+
+
 @dataclass
 class Api:
     """Thin typed calls over one shared `httpx.Client`; `token` is the logged-in user's."""
@@ -32,7 +51,8 @@ class Api:
     token: str | None = None
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        return headers | vouch_headers()
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:

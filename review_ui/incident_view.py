@@ -6,11 +6,11 @@ from typing import Any
 
 import pandas as pd
 
-from sipantau.review_ui.tally_view import to_wib
+from sipantau.review_ui.clock import wib_text
 
 SOURCES = {"pemantau": "laporan", "blanko": "ditandai pada blanko"}
 LIST_COLUMNS = [
-    "Waktu (WIB)",
+    "Waktu",
     "Kecamatan",
     "Kelurahan",
     "TPS",
@@ -26,7 +26,7 @@ def incident_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     ordered = sorted(items, key=lambda i: i.get("at") or "", reverse=True)
     rows = [
         {
-            "Waktu (WIB)": f"{to_wib(i['at']):%d-%m %H:%M}" if i.get("at") else "",
+            "Waktu": wib_text(i.get("at")),
             "Kecamatan": i.get("kecamatan", ""),
             "Kelurahan": i.get("kelurahan", ""),
             "TPS": f"{int(i.get('number') or 0):03d}",
@@ -67,9 +67,9 @@ def per_tps_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
         {
             **{k: v for k, v in r.items() if not k.startswith("_")},
             "Jenis": ", ".join(r["Jenis"]),
-            "Terakhir (WIB)": f"{to_wib(r['_at']):%d-%m %H:%M}" if r["_at"] else "",
+            "Terakhir": wib_text(r["_at"]),
         }
         for r in rows
     ]
-    cols = ["Kecamatan", "Kelurahan", "TPS", "Kode", "Laporan", "Jenis", "Terakhir (WIB)"]
+    cols = ["Kecamatan", "Kelurahan", "TPS", "Kode", "Laporan", "Jenis", "Terakhir"]
     return pd.DataFrame(out, columns=cols)

@@ -21,12 +21,6 @@ PAGES = (
         "app_pages/review.py", "Periksa formulir", ":material/edit_note:", ("reviewer", "admin")
     ),
     PageSpec(
-        "app_pages/history.py",
-        "Riwayat formulir",
-        ":material/history:",
-        ("reviewer", "admin", "leadership"),
-    ),
-    PageSpec(
         "app_pages/dashboard.py",
         "Dasbor hasil",
         ":material/bar_chart:",
@@ -43,6 +37,12 @@ PAGES = (
         "Laporan situasi",
         ":material/report:",
         ("leadership", "reviewer", "admin"),
+    ),
+    PageSpec(
+        "app_pages/history.py",
+        "Riwayat formulir",
+        ":material/history:",
+        ("reviewer", "admin", "leadership"),
     ),
 )
 

@@ -3,11 +3,15 @@ how typed text becomes values, and the approve / send-back sequence over the API
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from sipantau.review_ui.client import Api, ApiFailure
+
+RULE_CODE = re.compile(r"^R\d+:\s*")
+DETAIL = re.compile(r" \([^()]*(?:\([^()]*\)[^()]*)*= [^()]*(?:\([^()]*\)[^()]*)*\)$")
+CONFIDENCE = re.compile(r"(keyakinan rendah) \((0?\.\d+|1\.0+)\)")
 
 STATUS_LABELS = {
     "queued": "menunggu dibaca",
@@ -15,19 +19,6 @@ STATUS_LABELS = {
     "rejected": "foto ditolak",
     "review": "perlu diperiksa",
     "verified": "terverifikasi",
-    "sent_back": "dikembalikan ke pemantau",
-    "superseded": "diganti foto baru",
-}
-EVENT_LABELS = {
-    "uploaded": "foto diunggah",
-    "read": "dibaca mesin",
-    "rejected": "foto ditolak",
-    "read_failed": "gagal dibaca",
-    "flagged": "ditandai",
-    "unverified": "dibatalkan verifikasinya",
-    "claimed": "diambil untuk diperiksa",
-    "corrected": "dikoreksi",
-    "approved": "disetujui",
     "sent_back": "dikembalikan ke pemantau",
     "superseded": "diganti foto baru",
 }
@@ -43,19 +34,34 @@ class ValueInvalid(ValueError):
         self.message = message
 
 
-@lru_cache(maxsize=16)
-def field_labels(template_id: str | None) -> dict[str, str]:
-    """Field name -> its printed label on the form (the name itself when the form is unknown)."""
-    if not template_id:
-        return {}
-    from sipantau.templates.registry import all_templates
-
-    template = all_templates().get(template_id)
-    return {f.name: f.label or f.name for f in template.fields} if template else {}
+def label_of(sub: dict[str, Any], name: str) -> str:
+    """A field's label as printed on the form, from the API's `labels` of the submission."""
+    return (sub.get("labels") or {}).get(name) or name.replace("_", " ")
 
 
-def label_of(template_id: str | None, name: str) -> str:
-    return field_labels(template_id).get(name, name)
+def race_label(race: str, names: dict[str, str] | None = None) -> str:
+    """A race id in words: its name from `GET /election` when given; the blanko's `semua`."""
+    if race == "semua":
+        return "Blanko (semua pemilihan)"
+    return (names or {}).get(race) or race.replace("_", " ").title()
+
+
+def fmt_confidence(conf: float | None) -> str:
+    """The one way confidence is shown: `0.873` -> `"87 %"`."""
+    return "-" if conf is None else f"{100 * conf:.0f} %"
+
+
+def plain_reason(text: str) -> str:
+    """A reason for a person: no rule code (`R5: `), confidence as a percentage."""
+    text = RULE_CODE.sub("", text.strip())
+    return CONFIDENCE.sub(lambda m: f"{m[1]} ({fmt_confidence(float(m[2]))})", text)
+
+
+def rule_words(text: str) -> str:
+    """A broken rule's message alone, for the small space beside a field: no rule code and
+    without the sides it lists (`jumlah suara paslon tidak sama dengan suara sah`)."""
+    text = plain_reason(text)
+    return DETAIL.sub("", text) if DETAIL.search(text) else text
 
 
 def flagged_fields(sub: dict[str, Any], checked: dict[str, Any] | None = None) -> list[str]:
@@ -77,6 +83,16 @@ def flagged_fields(sub: dict[str, Any], checked: dict[str, Any] | None = None) -
         return 0 if f.get("suggestion") is not None or f.get("value") is None else 1
 
     return sorted(flagged, key=culprit)  # stable: the form's order within each group
+
+
+def machine_corrections(sub: dict[str, Any]) -> list[str]:
+    """One line per field the machine corrected: `Suara sah: terbaca 127, menjadi 120`."""
+    out = []
+    for name, f in (sub.get("fields") or {}).items():
+        if f.get("corrected"):
+            was = as_text(f.get("read_value")) or "(tidak terbaca)"
+            out.append(f"{label_of(sub, name)}: terbaca {was}, menjadi {as_text(f.get('value'))}")
+    return out
 
 
 def parse_value(text: str) -> int | None:
@@ -158,47 +174,3 @@ def claim_next(api: Api, kecamatan: str | None = None, race: str | None = None) 
     """The next waiting form, now held for this reviewer; None when the queue is empty."""
     body = {k: v for k, v in (("kecamatan", kecamatan), ("race", race)) if v}
     return api.post("/review/claim", body)
-
-
-def version_changes(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per version: who, when, why, and each value that changed from the one before."""
-    rows: list[dict[str, Any]] = []
-    before: dict[str, Any] = {}
-    for v in versions:
-        now = v.get("values") or {}
-        diff = [
-            f"{name}: {as_text(before.get(name)) or '-'} → {as_text(now.get(name)) or '-'}"
-            for name in now
-            if before and before.get(name) != now.get(name)
-        ]
-        rows.append(
-            {
-                "versi": v["version"],
-                "waktu": v["at"],
-                "oleh": v["by"],
-                "sumber": v.get("source", ""),
-                "alasan": v.get("reason") or "",
-                "perubahan": "; ".join(diff) if before else "bacaan pertama",
-                "aturan dilanggar": "; ".join(v.get("problems") or []),
-            }
-        )
-        before = now
-    return rows
-
-
-def event_rows(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Events as table rows with their kind in words and the detail flattened."""
-    rows = []
-    for e in events:
-        detail = e.get("detail") or {}
-        text = "; ".join(f"{k}: {v}" for k, v in detail.items() if v not in (None, "", {}, []))
-        kind = e["kind"]
-        rows.append(
-            {
-                "waktu": e["at"],
-                "oleh": e["by"],
-                "kejadian": EVENT_LABELS.get(kind, kind),
-                "rincian": text,
-            }
-        )
-    return rows

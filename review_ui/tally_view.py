@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-WIB = ZoneInfo("Asia/Jakarta")
+from sipantau.review_ui.clock import to_wib
+
 LEVEL_BELOW = {"kota": "kecamatan", "kecamatan": "kelurahan", "kelurahan": "tps"}
 LEVEL_LABELS = {"kota": "Kota", "kecamatan": "Kecamatan", "kelurahan": "Kelurahan", "tps": "TPS"}
 STATE_LABELS = {"missing": "belum masuk", "retake": "foto harus diulang"}
@@ -82,25 +82,50 @@ class Coverage:
         )
 
 
+NO_DATA = "belum ada data"
+
+
+def not_verified(row: dict[str, Any]) -> int:
+    """TPS of a region not verified yet, whatever the reason: missing, in review, retake."""
+    return int(row.get("tps_total") or 0) - int(row.get("tps_verified") or 0)
+
+
 def region_frame(results: dict[str, Any], coverage: dict[str, Any] | None) -> pd.DataFrame:
-    """The rows of one drill-down level: verified votes per paslon and where its TPS stand."""
+    """The rows of one drill-down level: verified votes per paslon and where its TPS stand.
+    A region with no verified TPS has no votes (NA, shown as "belum ada data"), never 0."""
     paslon = list(results.get("paslon", []))
     cov = {r["code"]: r for r in (coverage or {}).get("rows", [])}
     out = []
     for row in results.get("rows", []):
         item: dict[str, Any] = {"Kode": row["code"], "Wilayah": row["name"]}
+        counted = int(row.get("tps_verified") or 0) > 0
         for name, v in zip(paslon, row["votes"], strict=False):
-            item[name] = int(v)
-        item["Suara sah"] = int(row.get("suara_sah") or 0)
+            item[name] = int(v) if counted else None
+        item["Suara sah"] = int(row.get("suara_sah") or 0) if counted else None
         item["TPS"] = int(row.get("tps_total") or 0)
         item["Terverifikasi"] = int(row.get("tps_verified") or 0)
-        item["Belum terverifikasi"] = int(row.get("tps_unverified") or 0)
+        item["Belum terverifikasi"] = not_verified(row)
+        item["Sedang diperiksa"] = int(row.get("tps_unverified") or 0)
         c = cov.get(row["code"])
         if c is not None:
             item["Foto diulang"] = int(c.get("retake") or 0)
             item["Belum masuk"] = int(c.get("missing") or 0)
         out.append(item)
-    return pd.DataFrame(out)
+    frame = pd.DataFrame(out)
+    for col in [*paslon, "Suara sah"]:
+        if col in frame.columns:
+            frame[col] = frame[col].astype("Int64")  # nullable: NA where nothing is verified
+    return frame
+
+
+def shown_regions(frame: pd.DataFrame, paslon: Sequence[str]) -> pd.DataFrame:
+    """The drill-down table as shown: votes as "12.345", and "belum ada data" where no TPS
+    of the region is verified (st.dataframe draws a missing number as "None")."""
+    out = frame.copy()
+    for col in [*paslon, "Suara sah"]:
+        if col in out.columns:
+            out[col] = [NO_DATA if pd.isna(v) else fmt_int(int(v)) for v in out[col]]
+    return out
 
 
 def missing_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
@@ -117,14 +142,6 @@ def missing_frame(items: list[dict[str, Any]]) -> pd.DataFrame:
     ]
     frame = pd.DataFrame(rows, columns=["Kecamatan", "Kelurahan", "TPS", "Kode", "Keadaan"])
     return frame.sort_values(["Kecamatan", "Kelurahan", "TPS"], ignore_index=True)
-
-
-def to_wib(iso: str) -> datetime:
-    """An ISO-8601 instant from the API as a WIB wall-clock time (naive, for charts)."""
-    at = datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=ZoneInfo("UTC"))
-    return at.astimezone(WIB).replace(tzinfo=None)
 
 
 def timeline_frame(items: list[dict[str, Any]], bucket_min: int = 15) -> pd.DataFrame:

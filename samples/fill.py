@@ -213,7 +213,7 @@ def _glyph_for(
     rng: np.random.Generator,
     sources: list[int],
 ) -> np.ndarray | None:
-    box_w, box_h = box[2], box[3]
+    box_w, box_h = float(box[2]), box[3]
     size = box_h * writer.size * float(rng.uniform(0.92, 1.05))
     if rng.random() < writer.overflow_rate:
         size, box_w = box_h * float(rng.uniform(0.95, 1.15)), box_w * 1.2

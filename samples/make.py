@@ -46,7 +46,7 @@ def level_for(index: int, level: str | None) -> Level:
         return LEVELS[index % len(LEVELS)]
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    return level  # type: ignore[return-value]
+    return level
 
 
 def make_one(

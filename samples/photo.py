@@ -173,7 +173,7 @@ def warp_onto(page: np.ndarray, back: np.ndarray, quad: np.ndarray, curl: Curl) 
     mx = cv2.resize(p[:, 0].reshape(shape).astype(np.float32), frame)
     my = cv2.resize(p[:, 1].reshape(shape).astype(np.float32), frame)
     cv2.remap(page, mx, my, cv2.INTER_LINEAR, dst=back, borderMode=cv2.BORDER_TRANSPARENT)
-    q = src.astype(np.float64)
+    q: np.ndarray = src.astype(np.float64)
     for _ in range(4):  # the frame point that the curled map sends to each corner
         q = src - curl(q)
     return cv2.perspectiveTransform(q[None], h)[0].astype(np.float32)
@@ -254,7 +254,8 @@ def take_photo(
     frame = FRAMES[int(rng.integers(len(FRAMES)))]
     if rng.random() < 0.3:
         page = fold(page, rng)
-    quad, params = pose(rng, (page.shape[1], page.shape[0]), frame, cam)
+    quad, pose_params = pose(rng, (page.shape[1], page.shape[0]), frame, cam)
+    params: dict[str, float | str | int] = dict(pose_params)
     curl = curl_field(
         rng, (page.shape[1], page.shape[0]), cam.curl_px * dpi / 300 * float(rng.uniform(0, 1))
     )

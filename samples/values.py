@@ -101,8 +101,8 @@ def _voters(rng: np.random.Generator) -> dict[str, int]:
     s: dict[str, int] = {"dpt": dpt, "dpt_l": dpt_l, "dpt_p": dpt - dpt_l}
     for sex in ("l", "p"):
         s[f"pemilih_dpt_{sex}"] = int(rng.binomial(s[f"dpt_{sex}"], turnout))
-        s[f"pemilih_dptb_{sex}"] = int(rng.choice([0, 0, 0, 1, 2, rng.integers(0, 8)]))
-        s[f"pemilih_dpk_{sex}"] = int(rng.choice([0, 0, 1, rng.integers(0, 6)]))
+        s[f"pemilih_dptb_{sex}"] = int(rng.choice([0, 0, 0, 1, 2, int(rng.integers(0, 8))]))
+        s[f"pemilih_dpk_{sex}"] = int(rng.choice([0, 0, 1, int(rng.integers(0, 6))]))
     for kind in ("dpt", "dptb", "dpk"):
         s[f"pemilih_{kind}"] = s[f"pemilih_{kind}_l"] + s[f"pemilih_{kind}_p"]
     for sex in ("l", "p"):
@@ -120,7 +120,7 @@ def _race(voters: int, dpt: int, n_paslon: int, rng: np.random.Generator) -> dic
         shares[rng.integers(n_paslon)] = rng.uniform(0.0, 0.02)
     s = {f"paslon_{i + 1}": v for i, v in enumerate(_split(valid, shares, rng))}
     received = int(np.ceil(dpt * 1.025))
-    damaged = int(rng.choice([0, 0, 0, 1, 2, rng.integers(0, 6)]))
+    damaged = int(rng.choice([0, 0, 0, 1, 2, int(rng.integers(0, 6))]))
     damaged = min(damaged, max(0, received - voters))
     s.update(
         pemilih=voters,

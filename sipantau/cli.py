@@ -8,8 +8,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sipantau.errors import SipantauError
+
+if TYPE_CHECKING:
+    from sipantau.api.infra.context import Context
 
 
 def _templates_list(args: argparse.Namespace) -> int:
@@ -22,12 +26,16 @@ def _templates_list(args: argparse.Namespace) -> int:
 
 
 def _templates_render(args: argparse.Namespace) -> int:
+    from sipantau.templates.example import DEMO_TPS, example_page, tps_place
     from sipantau.templates.registry import get_template
     from sipantau.templates.render import render, write
 
     template = get_template(args.id)
-    dpi = args.dpi or (300 if args.out.suffix.lower() == ".pdf" else 150)
-    write(render(template, dpi=dpi, tps=args.tps), args.out, dpi, args.boxes)
+    pdf = args.out.suffix.lower() == ".pdf"
+    dpi = args.dpi or (300 if pdf else 150)
+    place = tps_place(args.tps, args.regions or DEMO_TPS) if args.tps else None
+    more = [example_page(template, dpi)] if pdf and template.race is None else []
+    write(render(template, dpi=dpi, tps=args.tps, place=place), args.out, dpi, args.boxes, more)
     print(f"{args.out}" + (f" {args.boxes}" if args.boxes else ""))
     return 0
 
@@ -64,14 +72,10 @@ def _read(args: argparse.Namespace) -> int:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            from sipantau.ocr.types import FormReading
+            from sipantau.ocr.types import FormReading, Reason
 
-            reading = FormReading(
-                str(path),
-                args.template,
-                "rejected",
-                [f"unreadable_file: berkas tidak dapat dibuka ({exc.strerror})"],
-            )
+            why = Reason("unreadable_file", f"berkas tidak dapat dibuka ({exc.strerror})")
+            reading = FormReading(str(path), args.template, "rejected", [why])
         else:
             reading = reader.read(data, str(path), args.template)
         print(json.dumps(reading.export(), ensure_ascii=False), flush=True)
@@ -100,18 +104,29 @@ def _bench(args: argparse.Namespace) -> int:
     return bench_main(args)
 
 
+def _bench_locate(args: argparse.Namespace) -> int:
+    from sipantau.bench.locate import main as locate_main
+
+    return locate_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="sipantau", description=__doc__)
     p.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     sub = p.add_subparsers(dest="command", required=True)
 
-    tp = sub.add_parser("templates", help="form templates")
-    tp = tp.add_subparsers(dest="sub", required=True)
+    templates = sub.add_parser("templates", help="form templates")
+    tp = templates.add_subparsers(dest="sub", required=True)
     tp.add_parser("list", help="list known templates").set_defaults(func=_templates_list)
     r = tp.add_parser("render", help="render a printable blank form (PNG or PDF)")
     r.add_argument("id")
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--tps", help="TPS code printed on the form and put in its QR code")
+    r.add_argument(
+        "--regions",
+        type=Path,
+        help="region CSV naming each TPS's kelurahan and kecamatan (default: the demo's)",
+    )
     r.add_argument("--boxes", type=Path, help="also write the box map (JSON) here")
     r.add_argument("--dpi", type=float, help="default: 300 for PDF, 150 for PNG")
     r.set_defaults(func=_templates_render)
@@ -162,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
     br = bsub.add_parser("reader", help="accuracy, silent errors and speed on fresh samples")
     add_arguments(br)
     br.set_defaults(func=_bench)
+    from sipantau.bench.locate import add_arguments as locate_arguments
+
+    bl = bsub.add_parser("locate", help="located / rejected with reason, per set and template")
+    locate_arguments(bl)
+    bl.set_defaults(func=_bench_locate)
     bsub.add_parser("service", help="upload burst and reading throughput (see its --help)")
     bsub.add_parser("ui", help="leadership dashboard load time, 656 forms (see its --help)")
     bsub.add_parser("stress", help="5,000 uploads under faults: kills and restarts (--help)")
@@ -229,7 +249,7 @@ def _ui(args: argparse.Namespace) -> int:
     return run_ui(args.api, args.host, args.port)
 
 
-def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _context(args: argparse.Namespace) -> Context:
     from sipantau.api.infra.context import Context
     from sipantau.api.infra.db import migrate
     from sipantau.api.infra.settings import ServiceSettings
@@ -279,7 +299,11 @@ OWN_OPTIONS = {"service": "service", "stress": "stress", "ui": "ui", "scale": "s
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv[:1] == ["bench"] and argv[1:2] not in (["reader"], *([b] for b in OWN_OPTIONS)):
+    if argv[:1] == ["bench"] and argv[1:2] not in (
+        ["reader"],
+        ["locate"],
+        *([b] for b in OWN_OPTIONS),
+    ):
         argv.insert(1, "reader")  # `sipantau bench --count 300` keeps working
     if argv[:1] == ["bench"] and argv[1] in OWN_OPTIONS:  # options are the benchmark's own
         import importlib

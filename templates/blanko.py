@@ -91,6 +91,38 @@ def _race_column(
     return fields, checks, texts, lines
 
 
+# One rule for every number, zero included: each box holds a digit or, before the number's
+# first digit, an X; no box stays empty. So 7 is X X 7 and zero is X X 0.
+RULE = "Tulis satu angka per kotak, rata kanan. Kotak di depan angka diisi X."
+RULE_TOP = [
+    (RULE, True),
+    ("Tidak ada kotak yang kosong: 7 ditulis X X 7, 45 ditulis X 4 5, nol ditulis X X 0.", False),
+    ("Contoh isian lengkap ada di halaman 2.", False),
+]
+HOW_TO = [
+    "1. Salin angka dari formulir C.HASIL-KWK yang ditempel di TPS, satu angka per kotak.",
+    "2. Kotak di depan angka diisi X, juga untuk nol: 7 = X X 7, 45 = X 4 5, 0 = X X 0.",
+    "3. Periksa: jumlah suara semua paslon sama dengan jumlah suara sah.",
+    "4. Beri tanda X pada satu kotak situasi di bawah, tulis nama, tanda tangan.",
+    "5. Foto seluruh halaman dari atas, keempat kotak hitam di sudut harus terlihat.",
+]
+
+
+def _instructions() -> list[TextSpec]:
+    """The filling rule at the top (under the title) and the steps in the space below the
+    races: text only, well away from every box, marker and the QR code."""
+    top = [
+        TextSpec(text=text, x=MARGIN + 2, y=41.0 + 5.2 * i, size=3.0, bold=bold)
+        for i, (text, bold) in enumerate(RULE_TOP)
+    ]
+    steps = [TextSpec(text="CARA MENGISI", x=MARGIN + 2, y=203.0, size=3.6, bold=True)]
+    steps += [
+        TextSpec(text=line, x=MARGIN + 2, y=210.5 + 6.5 * i, size=3.2)
+        for i, line in enumerate(HOW_TO)
+    ]
+    return top + steps
+
+
 def build_blanko(election: Election) -> Template:
     """The blanko for `election`: ArUco corners, QR, both races, situation tick boxes.
 
@@ -113,13 +145,7 @@ def build_blanko(election: Election) -> Template:
             size=3.2,
             align="center",
         ),
-        TextSpec(
-            text="Tulis satu angka per kotak. Kotak ratusan/puluhan yang tidak dipakai diisi X.",
-            x=MARGIN + 2,
-            y=44.0,
-            size=2.4,
-        ),
-        TextSpec(text="Angka nol ditulis XXX.", x=MARGIN + 2, y=48.5, size=2.4),
+        *_instructions(),
         TextSpec(text="Situasi di TPS (beri tanda X):", x=MARGIN + 2, y=253.0, size=3.0, bold=True),
         TextSpec(text="Aman / kondusif", x=MARGIN + 14, y=262.0, size=2.8),
         TextSpec(text="Ada kejadian / insiden", x=MARGIN + 74, y=262.0, size=2.8),

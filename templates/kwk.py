@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sipantau.templates.election import Election, Race
 from sipantau.templates.model import (
@@ -74,7 +75,7 @@ class _Sheet:
     texts: list[TextSpec] = field(default_factory=list)
     lines: list[LineSpec] = field(default_factory=list)
 
-    def text(self, s: str, x: float, y: float, size: float = 2.1, **kw: object) -> None:
+    def text(self, s: str, x: float, y: float, size: float = 2.1, **kw: Any) -> None:
         self.texts.append(TextSpec(text=s, x=round(x, 2), y=round(y, 2), size=size, **kw))
 
     def cell(self, x: float, w: float, h: float, width: float = 0.25, gray: int = 0) -> None:

@@ -14,6 +14,7 @@ from PIL import Image, ImageDraw, ImageFont
 from sipantau.templates.model import Template
 
 MM_PER_INCH = 25.4
+DOTS = "." * 20
 
 
 def px_per_unit(template: Template, dpi: float) -> float:
@@ -81,7 +82,34 @@ def _qr(template: Template, canvas: np.ndarray, s: float, tps: str | None) -> No
     canvas[_px(y, s) : _px(y, s) + side, _px(x, s) : _px(x, s) + side] = code
 
 
-def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None) -> None:
+def _header_lines(template: Template, tps: str | None, place: str | None) -> list[Any]:
+    """Where the form is from, under the title: the TPS code and, when known, its number,
+    kelurahan and kecamatan (`place`); on a blank blanko, lines to write them on."""
+    if template.page.unit != "mm" and not tps:
+        return []
+    mm = template.page.unit == "mm"
+    base = template.texts[0].model_copy(
+        update={"role": "plain", "align": "left", "x": 10.0 if mm else 40.0, "bold": True}
+    )
+    y = 30.0 if mm else 110.0
+    if not tps:
+        if template.race is not None:
+            return []
+        blank = f"TPS nomor: {DOTS[:8]}   Kelurahan: {DOTS}   Kecamatan: {DOTS}"
+        return [base.model_copy(update={"text": blank, "size": 3.0, "y": y})]
+    if not place or not mm:
+        return [base.model_copy(update={"text": f"TPS: {tps}", "size": 3.2, "y": y})]
+    return [
+        base.model_copy(update={"text": place, "size": 3.2, "y": y}),
+        base.model_copy(
+            update={"text": f"Kode TPS: {tps}", "size": 2.8, "bold": False, "y": y + 5.0}
+        ),
+    ]
+
+
+def _draw_vector(
+    template: Template, img: Image.Image, s: float, tps: str | None, place: str | None = None
+) -> None:
     draw = ImageDraw.Draw(img)
     for ln in template.lines:
         x, y, w, h = (_px(v, s) for v in ln.rect)
@@ -90,21 +118,7 @@ def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None
             draw.rectangle([x, y, x + w, y + h], fill=ln.gray)
         else:
             draw.rectangle([x, y, x + w, y + h], outline=ln.gray, width=width)
-    texts = list(template.texts)
-    if tps:
-        texts.append(
-            template.texts[0].model_copy(
-                update={
-                    "text": f"TPS: {tps}",
-                    "role": "plain",
-                    "size": 3.2,
-                    "bold": True,
-                    "align": "left",
-                    "x": 10.0 if template.page.unit == "mm" else 40.0,
-                    "y": 30.0 if template.page.unit == "mm" else 110.0,
-                }
-            )
-        )
+    texts = list(template.texts) + _header_lines(template, tps, place)
     for t in texts:
         size = max(8, _px(t.size * 1.4, s))
         font = ImageFont.load_default(size=size)
@@ -119,27 +133,35 @@ def _draw_vector(template: Template, img: Image.Image, s: float, tps: str | None
             stroke_fill=0,
         )
     for f in template.fields:
-        for x, y, w, h in f.boxes:
-            bw = max(2, _px(0.35, s)) if template.page.unit == "mm" else 2
+        for bx, by, bw, bh in f.boxes:  # page units
+            edge = max(2, _px(0.35, s)) if template.page.unit == "mm" else 2
             draw.rectangle(
-                [_px(x, s), _px(y, s), _px(x + w, s), _px(y + h, s)], outline=0, width=bw
+                [_px(bx, s), _px(by, s), _px(bx + bw, s), _px(by + bh, s)], outline=0, width=edge
             )
 
 
-def render(template: Template, dpi: float = 300, tps: str | None = None) -> Rendered:
-    """Draw the blank form at `dpi`; returns the image and its box map in that image's pixels."""
+def render(
+    template: Template,
+    dpi: float = 300,
+    tps: str | None = None,
+    place: str | None = None,
+    qr_tps: str | None = None,
+) -> Rendered:
+    """Draw the blank form at `dpi`; returns the image and its box map in that image's pixels.
+    `place` ("TPS 001 · Kel. .. · Kec. ..") is printed beside the code; `qr_tps` puts another
+    code than `tps` in the QR (the example page's, so a photo of it is never counted)."""
     s = px_per_unit(template, dpi)
     if template.locator.kind == "features":
         raise ValueError("a registered scan is not rendered: print the original form")
     w, h = _px(template.page.width, s), _px(template.page.height, s)
     img = Image.new("L", (w, h), 255)
-    _draw_vector(template, img, s, tps)
+    _draw_vector(template, img, s, tps, place)
     canvas = np.array(img)
     if template.locator.kind == "aruco":
         _aruco(template, canvas, s)
     else:
         _corner_marks(template, canvas, s)
-    _qr(template, canvas, s, tps)
+    _qr(template, canvas, s, qr_tps or tps)
     return Rendered(cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR), s, box_map(template, s, (w, h)))
 
 
@@ -159,13 +181,23 @@ def box_map(template: Template, s: float, size: tuple[int, int]) -> dict[str, An
     }
 
 
-def write(rendered: Rendered, out: Path, dpi: float, boxes: Path | None = None) -> None:
-    """Save as PNG or PDF (by suffix), and the box map as JSON when asked."""
+def write(
+    rendered: Rendered,
+    out: Path,
+    dpi: float,
+    boxes: Path | None = None,
+    more: list[np.ndarray] | None = None,
+) -> None:
+    """Save as PNG or PDF (by suffix), and the box map as JSON when asked; a PDF gets the
+    images in `more` (BGR) as its next pages."""
     out.parent.mkdir(parents=True, exist_ok=True)
     suffix = out.suffix.lower()
     if suffix == ".pdf":
-        rgb = Image.fromarray(cv2.cvtColor(rendered.image, cv2.COLOR_BGR2RGB))
-        rgb.save(out, "PDF", resolution=dpi)
+        pages = [
+            Image.fromarray(cv2.cvtColor(im, cv2.COLOR_BGR2RGB))
+            for im in [rendered.image, *(more or [])]
+        ]
+        pages[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
     elif suffix == ".png":
         if not cv2.imwrite(str(out), rendered.image):
             raise OSError(f"cannot write {out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
@@ -15,6 +16,64 @@ from sipantau.templates.registry import get_template
 from sipantau.templates.render import render
 
 T = TypeVar("T")
+
+# --- Markers (registered in pyproject.toml): every test gets one of unit/service/browser ---
+
+KINDS = ("unit", "service", "browser", "realdata")
+BROWSER_MODULES = {"test_monitor_page", "test_ui_e2e"}
+SERVICE_MODULES = {
+    "test_api",
+    "test_celery",
+    "test_dashboard_ui",
+    "test_infra",
+    "test_ops",
+    "test_reports_api",
+    "test_review_ui",
+    "test_service_units",
+    "test_storage",
+    "test_worker_kill",
+}
+# fixtures that start a server: a test using one (even through another fixture) is `service`
+SERVER_FIXTURES = {"pg_cluster", "db_url", "service_db_url", "service", "redis_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test unit, service or browser by its module and fixtures, unless it says."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if module in BROWSER_MODULES or "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        elif module in SERVICE_MODULES or fixtures & SERVER_FIXTURES:
+            item.add_marker(pytest.mark.service)
+        else:
+            item.add_marker(pytest.mark.unit)
+
+
+# Real forms and photos (../shared/ next to the repository, or $SIPANTAU_SHARED): read where they
+# lie, never copied into the project. Tests that need them carry @pytest.mark.realdata.
+SHARED = Path(
+    os.environ.get("SIPANTAU_SHARED", Path(__file__).resolve().parents[1].parent / "shared")
+)
+
+
+def shared_path(*parts: str) -> Path:
+    """A path under ../shared/; missing: a failure with CI=true, else a skip that says why."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        why = f"real data {path} is missing (../shared/ holds the real forms, never committed)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(why, pytrace=False)
+        pytest.skip(why)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    """The ../shared/ folder (see `shared_path`)."""
+    return shared_path()
 
 
 @pytest.fixture(scope="session")
@@ -95,18 +154,27 @@ def service_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.Temp
     return _fresh_db_url(request, request.param, tmp_path_factory.mktemp(request.param))
 
 
-@pytest.fixture(scope="module")
-def service(service_db_url: str, tmp_path_factory: pytest.TempPathFactory):
-    """`sipantau serve --demo --no-samples` with 2 workers on each database, for one module.
+@pytest.fixture(scope="session", params=DATABASES)
+def shared_db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The database of the shared `service` (one a kind for the whole session)."""
+    return _fresh_db_url(request, request.param, tmp_path_factory.mktemp(f"shared-{request.param}"))
 
-    Talk to its database through `service.database_url`, not `db_url` (a different one).
-    Its accounts: `service.demo_credentials()`. For other options (workers, a short job
-    lease, the sample photos) build a `LiveService` in the test.
+
+@pytest.fixture(scope="session")
+def service(shared_db_url: str, tmp_path_factory: pytest.TempPathFactory):
+    """`sipantau serve --demo --no-samples` with 2 workers on each database, shared by every
+    module that asks for it (one start a database kind, not one a module).
+
+    Shared: a test may add submissions and incidents for the TPS it picks, but must not count on
+    an empty queue, change the election or accounts, or stop it. Tests that need a fresh
+    database (or other options: workers, a short job lease, the sample photos) build their own
+    `LiveService` on `service_db_url`. Its database: `service.database_url`; its accounts:
+    `service.demo_credentials()`.
     """
     from tests.service import LiveService
 
     tmp = tmp_path_factory.mktemp("service")
-    live = LiveService(tmp, service_db_url, workers=2, demo=True, samples=False)
+    live = LiveService(tmp, shared_db_url, workers=2, demo=True, samples=False)
     _or_fail(live.start)
     yield live
     live.stop()

@@ -104,6 +104,7 @@ class LiveService:
         self.stderr_log = tmp / "serve.stderr.log"
         self.env = dict(os.environ, **(env or {}))
         self.env.setdefault("PYTHONUNBUFFERED", "1")
+        self.env.setdefault("SIPANTAU_CONTRACT", "strict")  # a key no response model declares fails
         if job_lease_s is not None:
             self.env["SIPANTAU_JOB_LEASE_S"] = str(job_lease_s)
         self._proc: subprocess.Popen[bytes] | None = None

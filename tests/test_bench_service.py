@@ -49,6 +49,7 @@ def test_percentile_and_timing() -> None:
     assert t["per_min_from_first_read"] == 120.0  # reading began at 100.6
 
 
+@pytest.mark.service
 def test_reduced_burst_loses_nothing_and_counts_once(tmp_path) -> None:
     p = argparse.ArgumentParser()
     service.add_arguments(p)

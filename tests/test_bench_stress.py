@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 
+import pytest
+
 from sipantau.bench import stress
 
 
@@ -16,6 +18,7 @@ def test_variants_are_distinct_bytes_of_the_same_jpeg() -> None:
     assert a[2:4] == b"\xff\xfe" and int.from_bytes(a[4:6], "big") == len(b"sipantau-stress-1") + 2
 
 
+@pytest.mark.service
 def test_reduced_stress_run_keeps_every_invariant(tmp_path) -> None:
     p = argparse.ArgumentParser()
     stress.add_arguments(p)

@@ -25,6 +25,7 @@ from sipantau.api.infra.db import transaction
 from sipantau.api.infra.dispatch import QUEUE, Publisher
 from sipantau.api.infra.models import Job
 from sipantau.api.infra.settings import ServiceSettings
+from tests.polling import holds_for
 from tests.redis_server import RedisServer
 from tests.service import LiveService, job_record
 from tests.test_service_units import _submission, sessions  # noqa: F401 - a fixture
@@ -188,8 +189,9 @@ def test_broker_crash_loses_no_job(celeryd: Celeryd) -> None:
     t0 = time.monotonic()
     during = [celeryd.upload() for _ in range(3)]  # acknowledged: stored, published later
     assert time.monotonic() - t0 < 20
-    time.sleep(1.5)
-    assert {celeryd.status(i) for i in during} == {"queued"}  # no broker, no reading
+    holds_for(  # no broker, no reading
+        lambda: {celeryd.status(i) for i in during} == {"queued"}, 1.5, "uploads wait unread"
+    )
     celeryd.redis.start()  # empty
     celeryd.wait_read(before + during, timeout_s=60)
     celeryd.assert_read_once(before + during, attempts=None)

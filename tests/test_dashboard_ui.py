@@ -83,10 +83,22 @@ def test_region_frame_joins_coverage() -> None:
             }
         ],
     }
-    cov = {"rows": [{"code": "k1", "retake": 1, "missing": 0}]}
-    row = tally_view.region_frame(results, cov).iloc[0].to_dict()
-    assert row["A"] == 10 and row["B"] == 20 and row["Belum terverifikasi"] == 2
+    results["rows"].append(
+        {"code": "k2", "name": "Kec 2", "votes": [0, 0], "suara_sah": 0, "tps_total": 3}
+        | {"tps_verified": 0, "tps_unverified": 1}
+    )
+    cov = {"rows": [{"code": "k1", "retake": 1, "missing": 0}, {"code": "k2", "missing": 2}]}
+    frame = tally_view.region_frame(results, cov)
+    row = frame.iloc[0].to_dict()
+    assert row["A"] == 10 and row["B"] == 20 and row["Sedang diperiksa"] == 2
+    assert row["Belum terverifikasi"] == 3  # every TPS not verified: 4 - 1
     assert row["Foto diulang"] == 1 and row["Belum masuk"] == 0
+    empty = frame.iloc[1]
+    assert pd.isna(empty["A"]) and pd.isna(empty["Suara sah"])  # not reported: no votes, not 0
+    assert empty["Belum terverifikasi"] == 3
+    shown = tally_view.shown_regions(frame, ["A", "B"])
+    assert shown.iloc[0][["A", "B", "Suara sah"]].tolist() == ["10", "20", "30"]
+    assert shown.iloc[1][["A", "B", "Suara sah"]].tolist() == [tally_view.NO_DATA] * 3
 
 
 def test_gap_rows_states_and_highlight() -> None:
@@ -117,7 +129,13 @@ def test_incidents_newest_first_and_per_tps() -> None:
         _incident("t1", "2024-11-27T04:00:00+00:00", "politik_uang"),
     ]
     frame = incident_view.incident_frame(items)
-    assert frame["Waktu (WIB)"].tolist() == ["27-11 12:00", "27-11 11:00", "27-11 10:00"]
+    per = incident_view.per_tps_frame(items)
+    assert frame["Waktu"].tolist() == [
+        "27-11-2024 12:00 WIB",
+        "27-11-2024 11:00 WIB",
+        "27-11-2024 10:00 WIB",
+    ]
+    assert per["Terakhir"].tolist() == ["27-11-2024 11:00 WIB", "27-11-2024 12:00 WIB"]
     per = incident_view.per_tps_frame(items)
     assert per["Kode"].tolist() == ["t1", "t2"]
     assert per["Laporan"].tolist() == [2, 1]
@@ -207,7 +225,9 @@ def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> No
     shown = _metrics(at)
     for name, votes in zip(res["paslon"], res["total"]["votes"], strict=True):
         assert shown[name] == tally_view.fmt_int(votes)
-    assert shown["TPS belum terverifikasi"] == tally_view.fmt_int(res["unverified_tps"])
+    not_verified = res["total"]["tps_total"] - res["total"]["tps_verified"]
+    assert shown["TPS belum terverifikasi"] == tally_view.fmt_int(not_verified)
+    assert not_verified > res["unverified_tps"]  # the missing TPS count too, not only in review
     for label, key in (("Jumlah TPS", "tps_total"), ("Terverifikasi", "verified")):
         assert shown[label] == tally_view.fmt_int(cov[key])
     assert shown["Belum masuk"] == tally_view.fmt_int(cov["missing"])
@@ -216,7 +236,10 @@ def test_dashboard_shows_the_verified_totals_of_the_api(live: LiveService) -> No
     assert bar.text.startswith(f"{cov['verified']} dari {cov['tps_total']} TPS terverifikasi")
     missing = api.get("/coverage/missing", params={"race": RACE}).json()["items"]
     assert len(_table(at, "Keadaan")) == len(missing)
-    assert len(at.get("download_button")) == 2
+    downloads = [d.proto.label for d in at.get("download_button")]
+    assert downloads == ["Unduh Laporan Hitung Cepat (PDF)", "Unduh CSV", "Unduh XLSX"]
+    reviewer = _page(live, "dashboard", "reviewer1")
+    assert [d.proto.label for d in reviewer.get("download_button")] == ["Unduh CSV", "Unduh XLSX"]
 
     at.selectbox(key="dash_race").set_value("walikota").run()
     _ok(at)
@@ -242,8 +265,12 @@ def test_dashboard_drills_down_to_tps(live: LiveService) -> None:
     _ok(at)
     tps = _table(at, "Wilayah")
     assert len(tps) == kel["tps_total"]
-    assert tps["Paslon 1"].sum() == kel["votes"][0]
+    assert sum(_votes(v) for v in tps["Paslon 1"] if v != tally_view.NO_DATA) == kel["votes"][0]
     assert tps["Terverifikasi"].sum() == kel["tps_verified"]
+    silent = tps[tps["Terverifikasi"] == 0]
+    assert len(silent) == kel["tps_total"] - kel["tps_verified"] > 0
+    for col in ("Paslon 1", "Paslon 2", "Paslon 3", "Suara sah"):
+        assert set(silent[col]) == {tally_view.NO_DATA}, silent  # never 0 votes
 
 
 def test_dashboard_moves_by_exactly_the_approved_form(live: LiveService) -> None:

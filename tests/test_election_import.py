@@ -101,6 +101,17 @@ def test_quoted_name_with_a_comma_and_comment_lines() -> None:
     assert load_regions(text).tps[0].name == "RS, Lokasi Khusus"
 
 
+def test_a_quoted_newline_is_one_cell_and_later_lines_keep_their_numbers() -> None:
+    text = csv_text(
+        '167301,Lubuklinggau Timur I,1673011001,Air Kuti,3,90,1,"RS Siti Aisyah\nLokasi Khusus"',
+        "167301,Lubuklinggau Timur I,1673011001,Air Kuti,x,90,0,",
+    )
+    [(line, message)] = problems(text)
+    assert line == 4 and "nomor TPS 'x'" in message  # header 1, the quoted row 2-3
+    text = csv_text('167301,Lubuklinggau Timur I,1673011001,Air Kuti,3,90,1,"RS\r\nKhusus"')
+    assert load_regions(text).tps[0].name == "RS\r\nKhusus"
+
+
 def test_wrong_header_names_missing_and_extra_columns() -> None:
     text = "# wilayah demo\n" + csv_text(
         *GOOD, header="kecamatan_code,kecamatan,kelurahan_code,kelurahan,tps,pemilih,special,name"

@@ -36,6 +36,23 @@ def test_the_pg_cluster_runs_sql_in_separate_databases(pg_cluster: PgCluster) ->
         pg_cluster.create_database("infra_first")
 
 
+def test_a_plain_postgresql_url_is_served_by_psycopg(pg_cluster: PgCluster) -> None:
+    from sipantau.api.infra.db import migrate, session_factory
+    from sipantau.api.infra.models import Race
+    from sipantau.api.infra.settings import ServiceSettings
+
+    url = pg_cluster.create_database("infra_plain_url")
+    assert url.startswith("postgresql+psycopg://")
+    plain = "postgresql://" + url.split("://", 1)[1]  # as psql and hosting providers write it
+    settings = ServiceSettings(database_url=plain)
+    assert settings.db_url == url
+    assert ServiceSettings(database_url="postgres://u@h/d").db_url == "postgresql+psycopg://u@h/d"
+    assert ServiceSettings(database_url="sqlite:///x.db").db_url == "sqlite:///x.db"
+    migrate(settings.db_url)
+    with session_factory(settings.db_url)() as session:
+        assert session.query(Race).count() == 0
+
+
 def test_db_url_is_a_fresh_empty_database(db_url: str) -> None:
     engine = sa.create_engine(db_url)
     try:

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 from sipantau.api.infra.db import migrate
 from sipantau.api.web.routes.ops import CheckFailed, Checks, check_broker, check_database
 from tests.pg import free_port
+from tests.polling import wait_for
 from tests.service import LiveService
 
 SAMPLE = sorted((Path(__file__).resolve().parents[1] / "samples").glob("sipantau-blanko-*.jpg"))[0]
@@ -134,7 +135,7 @@ def test_metrics_counters_move_by_exactly_the_uploads(svc: LiveService) -> None:
 def test_json_logs_parse_line_by_line(svc: LiveService) -> None:
     r = httpx.get(f"{svc.api}/me", headers={"X-Request-ID": "ops-test-42"}, timeout=10)
     assert r.headers["x-request-id"] == "ops-test-42"
-    time.sleep(0.5)
+    wait_for(lambda: "ops-test-42" in svc.stderr_log.read_text(), 10, "the request's log line")
     lines = [line for line in svc.stderr_log.read_text().splitlines() if line.strip()]
     records = []
     for line in lines:

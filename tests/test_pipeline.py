@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from sipantau.ocr.pipeline import Reader
-from sipantau.ocr.types import CLASSES, N_CLASSES
+from sipantau.ocr.types import CLASSES, N_CLASSES, REVIEW, Reason
 from sipantau.samples.make import make_samples
 from sipantau.templates.registry import all_templates
 
@@ -84,6 +84,18 @@ def test_a_misread_digit_is_never_ok(samples):
     assert reading.status == "review"
     wrong = [k for k, f in reading.fields.items() if f.value != t["fields"][k]]
     assert wrong and all(reading.fields[k].status == "review" for k in wrong)
+    codes = [r.code for r in reading.reasons]
+    assert codes[0] == "fields_to_review" and "rule_broken" in codes, reading.reasons
+    assert reading.reasons[0].message.endswith("kolom perlu diperiksa")
+
+
+def test_reasons_stored_as_strings_read_as_reasons():
+    """Readings stored before reasons were typed hold `code: message` strings."""
+    assert Reason.of("blurry: foto buram, ulangi") == Reason("blurry", "foto buram, ulangi")
+    assert Reason.of({"code": "cut_off", "message": "terpotong"}) == Reason("cut_off", "terpotong")
+    assert Reason.of("3 kolom perlu diperiksa") == Reason(REVIEW, "3 kolom perlu diperiksa")
+    assert Reason.of("R5: jumlah tidak sama").message == "R5: jumlah tidak sama"
+    assert Reason.of(Reason("x", "y").export()) == Reason("x", "y")
 
 
 def test_blurred_photo_is_rejected_with_reason(samples):
@@ -95,9 +107,8 @@ def test_blurred_photo_is_rejected_with_reason(samples):
     data = cv2.imencode(".jpg", cv2.GaussianBlur(img, (0, 0), 9.0))[1].tobytes()
     reading = _reader(t).read(data, "blur.jpg", "sipantau-blanko")
     assert reading.status == "rejected"
-    assert reading.reasons and (
-        "buram" in reading.reasons[0] or "tidak ditemukan" in reading.reasons[0]
-    )
+    assert reading.reasons and reading.reasons[0].code in ("blurry", "form_not_found")
+    assert "buram" in reading.reasons[0].message or "tidak ditemukan" in reading.reasons[0].message
     assert reading.fields == {}
 
 
@@ -113,7 +124,7 @@ def test_cut_off_photo_is_rejected(samples):
     data = cv2.imencode(".jpg", shot)[1].tobytes()
     reading = _reader(t).read(data, "cut.jpg", "sipantau-blanko")
     assert reading.status == "rejected"
-    assert any(r.startswith(("cut_off", "form_not_found")) for r in reading.reasons)
+    assert any(r.code in ("cut_off", "form_not_found") for r in reading.reasons)
 
 
 def test_wrong_template_is_rejected_with_the_form_it_is(samples):
@@ -121,8 +132,9 @@ def test_wrong_template_is_rejected_with_the_form_it_is(samples):
     t = truth[0]
     reading = _reader(t).read((out / t["photo"]).read_bytes(), t["photo"], "c-hasil-kwk-walikota")
     assert reading.status == "rejected"
-    assert reading.reasons[0].startswith("wrong_form")
-    assert "sipantau-blanko" in reading.reasons[0]
+    assert reading.reasons[0].code == "wrong_form"
+    assert "sipantau-blanko" in reading.reasons[0].message
+    assert reading.export()["reasons"][0] == reading.reasons[0].export()
 
 
 @pytest.mark.parametrize("data", [b"", b"GIF89a not really", b"\xff\xd8\xff\xe0" + b"\0" * 50])
@@ -138,4 +150,4 @@ def test_a_stage_that_breaks_does_not_stop_the_batch(samples):
 
     out, truth = samples
     reading = Reader(all_templates(), Broken()).read((out / truth[0]["photo"]).read_bytes(), "x")
-    assert reading.status == "rejected" and reading.reasons[0].startswith("processing_failed")
+    assert reading.status == "rejected" and reading.reasons[0].code == "processing_failed"

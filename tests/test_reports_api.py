@@ -4,7 +4,9 @@ through real HTTP against `sipantau serve --demo`, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import re
 import time
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -50,14 +52,18 @@ def test_check_rechecks_typed_values_and_saves_nothing(live: LiveService, read_s
         f"DPT pada formulir ({truth['dpt_jml']}) berbeda dengan data DPT TPS ini ({tps_dpt})"
     ]
     assert ok["fields"]["dpt_jml"]["status"] == "review"
-    assert ok["fields"]["paslon_1"] == {"status": "ok", "reasons": []}
+    assert ok["fields"]["dpt_jml"]["rules"] == ["DPT"]
+    assert ok["fields"]["paslon_1"] == {"status": "ok", "reasons": [], "rules": []}
 
     bad = truth | {"paslon_1": truth["paslon_1"] + 1}
     out = rev.post(f"/submissions/{kwk['id']}/check", json={"values": bad}).json()
     assert out["ok"] is False
     assert out["fields"]["paslon_1"]["status"] == "review"
     assert any(r.startswith("R") for r in out["fields"]["paslon_1"]["reasons"])
-    assert out["fields"]["dpt_l"] == {"status": "ok", "reasons": []}
+    assert out["fields"]["paslon_1"]["rules"] and all(
+        r.startswith("R") for r in out["fields"]["paslon_1"]["rules"]
+    )
+    assert out["fields"]["dpt_l"] == {"status": "ok", "reasons": [], "rules": []}
 
     before = rev.get(f"/submissions/{kwk['id']}/history").json()["values"]
     assert len(before) == 1  # nothing saved by either check
@@ -154,3 +160,60 @@ def test_incidents_from_monitors_and_from_blanko_ticks(live: LiveService, read_s
     elsewhere = next(k["code"] for k in kec if k["name"] != here)
     assert {i["tps"] for i in leader.get(f"/incidents?kecamatan={code}").json()["items"]} == {tps}
     assert leader.get(f"/incidents?kecamatan={elsewhere}").json()["items"] == []
+
+
+def _fmt(n: int) -> str:
+    return f"{n:,}".replace(",", ".")
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f} %".replace(".", ",")
+
+
+def test_report_pdf_says_what_the_api_says(live: LiveService, read_samples):
+    """The "Laporan Hitung Cepat" over HTTP, read back as text: totals and shares per race and
+    kecamatan, coverage, the KPU gap (imported above), incidents, the time (WIB) and its author."""
+    from pypdf import PdfReader
+
+    leader = live.login_demo("pimpinan")
+    r = leader.get("/results/report.pdf")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "application/pdf"
+    assert r.headers["content-disposition"].startswith('attachment; filename="laporan-hitung')
+    assert r.content.startswith(b"%PDF")
+    for who in ("reviewer1", f"tps-{read_samples[0]['tps']}"):
+        assert live.login_demo(who).get("/results/report.pdf").status_code == 403
+    reader = PdfReader(BytesIO(r.content))
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    lines = [line.strip() for line in text.splitlines()]
+    me = leader.get("/me").json()
+    election = leader.get("/election").json()
+    assert "Laporan Hitung Cepat" in lines and election["name"] in text
+    assert f"Disusun oleh {me['name'] or me['username']} (akun pimpinan)" in " ".join(lines)
+    assert re.search(r"Data per \d\d-\d\d-\d{4} \d\d:\d\d WIB", text), text[:400]
+    sections = text.split("Selisih dengan hasil resmi KPU")
+    assert len(sections) == len(election["races"]) + 1
+    for race in election["races"]:
+        res = leader.get(f"/results?race={race['id']}&level=kecamatan").json()
+        cov = leader.get(f"/coverage?race={race['id']}").json()["total"]
+        assert race["name"] in lines
+        part = text[text.index(race["name"]) :]
+        assert f"{_fmt(cov['verified'])} dari {_fmt(cov['tps_total'])} TPS terverifikasi" in part
+        votes = res["total"]["votes"]
+        assert sum(votes) > 0, "the samples verify some forms of each race"
+        for name, v in zip(res["paslon"], votes, strict=True):
+            assert f"{name}\n{_fmt(v)}\n{_pct(v, sum(votes))}" in part, (name, v, part[:800])
+        for row in res["rows"]:
+            assert row["name"] in part
+            want = ["belum ada data"] * len(votes)
+            if row["tps_verified"]:
+                want = [f"{_fmt(v)} ({_pct(v, sum(row['votes']))})" for v in row["votes"]]
+            assert "\n".join([row["name"], *want]) in part, (row, part[:1200])
+    gap = leader.get("/results/gap?race=walikota").json()["total"]
+    assert f"Dibandingkan pada {gap['tps_compared']} TPS" in text
+    assert "\n".join(["Paslon 1", *map(_fmt, (gap["official"][0], gap["quick"][0]))]) in text
+    gubernur = sections[1].split(election["races"][1]["name"])[0]  # its gap: never imported
+    assert "Hasil resmi KPU untuk pemilihan ini belum diimpor." in gubernur.replace("\n", " ")
+    incidents = leader.get("/incidents").json()["items"]
+    assert incidents and f"{len(incidents)} laporan kejadian." in text
+    assert "saksi diusir" in text

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -11,10 +12,12 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
+from sipantau.review_ui import clock, history_view
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.figures import FigureError, draw_boxes
 from sipantau.review_ui.keys import focus_script
 from sipantau.review_ui.launch import api_url_for, ui_command
+from sipantau.review_ui.nav import pages_for
 from tests.conftest import _or_fail
 from tests.service import LiveService
 
@@ -95,15 +98,78 @@ def test_flagged_fields_put_likely_culprits_first_in_form_order() -> None:
     assert logic.flagged_fields(sub) == ["c", "d", "a", "e"]
 
 
-def test_version_changes_say_who_changed_what() -> None:
-    rows = logic.version_changes(
+def test_machine_corrections_are_listed_in_labels() -> None:
+    sub = {
+        "labels": {"a": "Suara sah", "b": "Suara Paslon 1"},
+        "fields": {
+            "a": {"status": "ok", "value": 120, "corrected": True, "read_value": 127},
+            "b": {"status": "ok", "value": 5, "corrected": False, "read_value": None},
+            "c": {"status": "ok", "value": 0, "corrected": True, "read_value": None},
+        },
+    }
+    assert logic.machine_corrections(sub) == [
+        "Suara sah: terbaca 127, menjadi 120",
+        f"{logic.label_of(sub, 'c')}: terbaca (tidak terbaca), menjadi 0",
+    ]
+    assert logic.machine_corrections({"fields": {"b": sub["fields"]["b"]}}) == []
+    assert logic.flagged_fields(sub) == []  # a correction that reached the trust floor is ok
+
+
+def test_version_changes_say_who_changed_what_in_labels() -> None:
+    rows = history_view.version_changes(
         [
-            {"version": 1, "at": "t1", "by": "mesin", "values": {"x": 104, "y": 3}},
-            {"version": 2, "at": "t2", "by": "reviewer1", "values": {"x": 109, "y": 3}},
-        ]
+            {"version": 1, "at": "2024-11-27T06:05:00+00:00", "by": "mesin", "source": "reader"}
+            | {"values": {"x": 104, "y": 3}, "problems": ["R5: jumlah tidak sama (A + B = 7)"]},
+            {"version": 2, "at": "2024-11-27T06:07:00Z", "by": "reviewer1", "source": "reviewer"}
+            | {"values": {"x": 109, "y": 3}},
+        ],
+        {"x": "Jumlah suara sah", "y": "Suara tidak sah"},
     )
-    assert rows[0]["perubahan"] == "bacaan pertama"
-    assert rows[1]["perubahan"] == "x: 104 → 109" and rows[1]["oleh"] == "reviewer1"
+    assert rows[0]["perubahan"] == "bacaan pertama" and rows[0]["sumber"] == "mesin pembaca"
+    assert rows[0]["aturan dilanggar"] == "jumlah tidak sama (A + B = 7)"  # no rule code
+    assert rows[1]["perubahan"] == "Jumlah suara sah: 104 → 109" and rows[1]["oleh"] == "reviewer1"
+    assert rows[1]["sumber"] == "pemeriksa posko" and rows[1]["waktu"] == "27-11-2024 13:07 WIB"
+
+
+def test_events_in_words_never_as_stored_dicts() -> None:
+    labels = {"wako_suara_sah": "Jumlah suara sah (wako)"}
+    events = [
+        {"at": "2024-11-27T06:00:00+00:00", "by": "tps-1", "kind": "uploaded"}
+        | {"detail": {"bytes": 1_234_567, "format": "jpeg", "size": [3000, 4000]}},
+        {"at": "2024-11-27T06:00:01+00:00", "by": "sistem", "kind": "read"}
+        | {"detail": {"status": "review", "reader": "review", "ms": 850.0}},
+        {"at": "2024-11-27T06:09:00+00:00", "by": "reviewer1", "kind": "corrected"}
+        | {"detail": {"changed": {"wako_suara_sah": 109}, "before": {"wako_suara_sah": 108}}},
+        {"at": "2024-11-27T06:09:30+00:00", "by": "reviewer1", "kind": "corrected"}
+        | {"detail": {"changed": {"wako_suara_sah": 110}, "reason": "dibaca dari foto"}},
+        {"at": "2024-11-27T06:10:00+00:00", "by": "reviewer1", "kind": "approved"}
+        | {"detail": {"version": 2, "reason": ""}},
+    ]
+    rows = history_view.event_rows(events, labels)
+    details = [r["rincian"] for r in rows]
+    assert details[0] == "foto JPEG 1,2 MB, 3000 × 4000 piksel"
+    assert details[1] == "hasil: perlu diperiksa (dibaca dalam 0,8 detik)"
+    assert details[2] == "Jumlah suara sah (wako): 108 → 109"
+    assert details[3] == "Jumlah suara sah (wako) menjadi 110; alasan: dibaca dari foto"
+    assert details[4] == "versi 2"
+    assert rows[0]["waktu"] == "27-11-2024 13:00 WIB"
+    assert not any("{" in d or "wako_" in d for d in details), details
+
+
+def test_one_clock_and_one_confidence_format() -> None:
+    assert clock.wib_text("2024-11-27T00:30:00+00:00") == "27-11-2024 07:30 WIB"
+    assert clock.wib_text("2024-11-27T00:30:00") == "27-11-2024 07:30 WIB"  # naive is UTC
+    assert clock.wib_text(None) == "-"
+    assert logic.fmt_confidence(0.873) == "87 %" and logic.fmt_confidence(None) == "-"
+    assert logic.plain_reason("keyakinan rendah (0.620)") == "keyakinan rendah (62 %)"
+    assert logic.plain_reason("R5: jumlah suara paslon") == "jumlah suara paslon"
+    assert logic.label_of({"labels": {"a_b": "Suara sah"}}, "a_b") == "Suara sah"
+    broken = (
+        "R5: jumlah tidak sama (Suara Paslon 1 (gub) + Suara Paslon 2 (gub) = 9; Suara sah = 8)"
+    )
+    assert logic.rule_words(broken) == "jumlah tidak sama"  # beside a field: the words alone
+    dpt = "DPT pada formulir (512) berbeda dengan data DPT TPS ini (400)"
+    assert logic.rule_words(dpt) == dpt  # whole, never cut to "DPT pada for"
 
 
 def test_focus_script_names_the_fields_in_order_and_the_first_focus() -> None:
@@ -153,9 +219,16 @@ def test_queue_shows_counts_oldest_first_and_filters_by_race(live, monkeypatch) 
     }
     table = at.dataframe[0].value
     assert list(table["#"]) == sorted(s["id"] for s in want["items"]) and len(table) >= 4
+    received = {s["id"]: clock.wib_text(s["created_at"]) for s in want["items"]}
+    assert list(table["diterima"]) == [received[i] for i in table["#"]]  # WIB, one format
+    assert all(t.endswith(" WIB") for t in table["diterima"])
     at.selectbox(key="q_race").select("gubernur").run()
     table = at.dataframe[0].value
-    assert set(table["pemilihan"]) <= {"gubernur", "semua"} and len(table) >= 2
+    races = {
+        r["id"]: r["name"] for r in live.login_demo("reviewer1").get("/election").json()["races"]
+    }
+    assert set(table["pemilihan"]) <= {races["gubernur"], "Blanko (semua pemilihan)"}
+    assert len(table) >= 2 and "walikota" not in " ".join(table["pemilihan"]).lower()
 
 
 def test_two_reviewers_never_get_the_same_form(live, monkeypatch) -> None:
@@ -171,6 +244,35 @@ def test_two_reviewers_never_get_the_same_form(live, monkeypatch) -> None:
     _button(second, "Setujui").click().run()
     assert any("sedang diperiksa petugas lain" in e.value for e in second.error)
     assert live.login_demo("admin").get(f"/submissions/{a}").json()["status"] == "review"
+
+
+FIELD_ID = re.compile(r"\b(?:gub|wako|dpt|pengguna|suara|paslon)_[a-z0-9_]+")
+
+
+def test_review_page_speaks_labels_not_ids_or_formulas(live, monkeypatch) -> None:
+    at = _app(live, "reviewer1", monkeypatch)
+    sub_id = _take(at)  # reviewer1's held form (the oldest), the same one the next test takes
+    sub = live.login_demo("admin").get(f"/submissions/{sub_id}").json()  # real HTTP
+    labels = sub["labels"]
+    assert labels and all(labels[n] for n in sub["fields"]), "labels come with the submission"
+    assert not any("==" in r for r in sub["reasons"]), sub["reasons"]
+    shown = _texts(at)
+    assert "==" not in shown and not FIELD_ID.search(shown), shown
+    culprit = logic.flagged_fields(sub)[0]
+    assert f"1. {labels[culprit]}" in shown  # numbered as on the drawn page
+    confidence = logic.fmt_confidence(sub["fields"][culprit]["confidence"])
+    assert f"keyakinan {confidence}" in shown
+    assert not re.search(r"keyakinan \S*0\.\d", shown), "one confidence format: percent"
+    assert "wib" in at.caption[0].value.lower() and sub["created_at"][:16] not in shown
+    assert at.text_input(key=f"val_{sub_id}_{culprit}").label == labels[culprit]
+
+
+def test_leadership_lands_on_the_dashboard(live, monkeypatch) -> None:
+    at = _app(live, "pimpinan", monkeypatch)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Dasbor hasil hitung cepat"
+    assert pages_for("leadership")[0].title == "Dasbor hasil"
+    assert pages_for("reviewer")[0].title == "Antrean periksa"
 
 
 def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> None:
@@ -218,7 +320,7 @@ def test_send_back_needs_a_reason_for_the_monitor(live, monkeypatch) -> None:
     sub_id = _take(at)
     _button(at, "Kembalikan ke pemantau").click().run()
     assert any("tulis alasan" in e.value for e in at.error)
-    at.text_input(key=f"back_{sub_id}").input("foto terpotong, ulangi").run()
+    at.text_input(key=f"back_{sub_id}").input("foto terpotong, ulangi")  # in the form: no run
     _button(at, "Kembalikan ke pemantau").click().run()
     sent = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
     assert sent["status"] == "sent_back" and "foto terpotong" in sent["message"]
@@ -239,3 +341,12 @@ def test_history_shows_every_version_and_event(live, monkeypatch) -> None:
     assert list(versions["oleh"]) == ["mesin", "reviewer1"]
     assert "→" in versions["perubahan"].iloc[1]
     assert {"foto diunggah", "dikoreksi", "disetujui"} <= set(events["kejadian"])
+    labels = live.login_demo("admin").get(f"/submissions/{sub_id}").json()["labels"]
+    changed = versions["perubahan"].iloc[1]
+    assert any(changed.startswith(f"{label}: ") for label in labels.values()), changed
+    assert list(versions["sumber"]) == ["mesin pembaca", "pemeriksa posko"]
+    fix = events[events["kejadian"] == "dikoreksi"]["rincian"].iloc[0]
+    assert fix.split(";")[0] == changed.split(";")[0], (fix, changed)  # "Label: 104 → 109"
+    details = " ".join(events["rincian"])
+    assert "{" not in details and not FIELD_ID.search(details + changed), details
+    assert all(t.endswith(" WIB") for t in [*versions["waktu"], *events["waktu"]])

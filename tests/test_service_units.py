@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from sipantau.api.infra.settings import ServiceSettings
 from sipantau.api.infra.storage import LocalPhotoStore, sha256_of
 from sipantau.ocr.fingerprint import bands, distance, phash_bytes
 from sipantau.templates.registry import get_template
+from tests.polling import wait_for
 
 
 @pytest.fixture
@@ -91,10 +91,13 @@ def test_a_dead_workers_job_is_taken_again_and_its_late_result_dropped(sessions)
     _submission(sessions)
     with transaction(sessions) as s:
         dead = jobs.claim(s, "w1", lease_s=0.2, max_attempts=3)
-    time.sleep(0.3)
-    with transaction(sessions) as s:
-        again = jobs.claim(s, "w2", lease_s=60, max_attempts=3)
-    assert dead is not None and again is not None
+    assert dead is not None
+
+    def claim_again() -> jobs.Claim | None:
+        with transaction(sessions) as s:
+            return jobs.claim(s, "w2", lease_s=60, max_attempts=3)
+
+    again = wait_for(claim_again, 10, "the job free again once w1's lease ran out")
     assert again.job_id == dead.job_id and again.attempt == 2
     with transaction(sessions) as s:
         assert not jobs.finish(s, dead)  # w1 wakes up late: its result is not counted
@@ -104,13 +107,19 @@ def test_a_dead_workers_job_is_taken_again_and_its_late_result_dropped(sessions)
 
 def test_a_job_that_kills_every_worker_stops_being_retried(sessions) -> None:
     _submission(sessions)
-    for _ in range(2):
+
+    def claim() -> jobs.Claim | None:
         with transaction(sessions) as s:
-            assert jobs.claim(s, "w", lease_s=0.05, max_attempts=2) is not None
-        time.sleep(0.1)
-    with transaction(sessions) as s:
-        assert jobs.claim(s, "w", lease_s=0.05, max_attempts=2) is None
-        assert len(jobs.abandoned(s, max_attempts=2)) == 1
+            return jobs.claim(s, "w", lease_s=0.05, max_attempts=2)
+
+    def abandoned() -> list[Job]:
+        with transaction(sessions) as s:
+            return jobs.abandoned(s, max_attempts=2)
+
+    assert claim() is not None
+    wait_for(claim, 10, "a second attempt once the first lease ran out")
+    assert len(wait_for(abandoned, 10, "the second lease run out too")) == 1
+    assert claim() is None  # two attempts died: not tried a third time
 
 
 def test_jobs_are_claimed_oldest_first(sessions) -> None:

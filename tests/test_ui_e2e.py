@@ -60,8 +60,9 @@ def _log_in(page: Any, url: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Masuk").click()
 
 
-def _paslon_metrics(page: Any, race: dict[str, Any]) -> dict[str, int]:
-    """The dashboard's per-paslon metrics ("Paslon 1": "1.234") for `race`."""
+def _paslon_metrics(page: Any, race: dict[str, Any]) -> dict[str, int | None]:
+    """The dashboard's per-paslon metrics ("Paslon 1": "1.234") for `race`; None for
+    "belum ada data" (no TPS verified yet)."""
     page.get_by_label("Pemilihan").click()
     page.get_by_role("option", name=race["name"]).click()
     page.get_by_role("button", name="Muat ulang").click()
@@ -72,7 +73,7 @@ def _paslon_metrics(page: Any, race: dict[str, Any]) -> dict[str, int]:
         label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
         if label in race["paslon"]:
             value = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
-            out[label] = int(value.replace(".", ""))
+            out[label] = None if value == "belum ada data" else int(value.replace(".", ""))
     return out
 
 
@@ -91,6 +92,7 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
     boss.get_by_role("link", name="Dasbor hasil").click(timeout=30000)
     boss.get_by_role("heading", name="Dasbor hasil hitung cepat").wait_for(timeout=30000)
     before = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
+    assert all(v is None for race in before.values() for v in race.values()), before  # no data
 
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     _log_in(page, svc.ui_url, "reviewer1", svc.demo_password("reviewer1"))
@@ -112,7 +114,83 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
 
     after = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
     for race, prefix in (("gubernur", "gub"), ("walikota", "wako")):
-        grew = {name: after[race][name] - before[race][name] for name in before[race]}
+        grew = {name: after[race][name] - (before[race][name] or 0) for name in before[race]}
         names = races[race]["paslon"]
         want = {name: truth[f"{prefix}_paslon_{i}"] for i, name in enumerate(names, 1)}
         assert grew == want, (race, before[race], after[race])
+
+
+HINTS_SHOWN = """() => Array.from(document.querySelectorAll('[data-testid="InputInstructions"]'))
+  .some((el) => el.offsetParent !== null && el.innerText.trim() !== '')"""
+
+
+def test_send_back_by_keyboard_takes_the_reason_as_typed(
+    svc: LiveService, browser, tmp_path: Path
+) -> None:
+    """Type the reason, press Alt+K at once (no Enter, no click away): the form goes back
+    with that reason the first time, and no English "Press Enter to apply" shows meanwhile."""
+    tps = "1673011001-002"
+    record = make_one(get_template("sipantau-blanko"), INDEX, tps, "careful", SEED, 0.0, tmp_path)
+    monitor = svc.login_demo(f"tps-{tps}")
+    r = monitor.post(
+        "/submissions",
+        params={"wait": 20},
+        data={"tps": tps, "race": "semua"},
+        files={"photo": ("form.jpg", (tmp_path / record["photo"]).read_bytes(), "image/jpeg")},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "review", r.text
+    sub = r.json()
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    _log_in(page, svc.ui_url, "reviewer2", svc.demo_password("reviewer2"))
+    page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
+    page.keyboard.press("Alt+N")
+    page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
+    first = sub["labels"][flagged_fields(sub)[0]]
+    page.wait_for_function(  # the page has put the focus on the first flagged field
+        "(l) => document.activeElement && document.activeElement.ariaLabel === l", arg=first
+    )
+    reason = "foto buram, mohon ulangi"
+    box = page.get_by_label("Alasan dikembalikan ke pemantau")
+    box.click()
+    page.keyboard.type(reason)
+    assert not page.evaluate(HINTS_SHOWN), "Streamlit's English input hint is showing"
+    page.keyboard.press("Alt+K")
+    page.get_by_text(f"Formulir #{sub['id']} dikembalikan ke pemantau.").wait_for(timeout=20000)
+    assert page.get_by_text("minimal 3 huruf").count() == 0
+    sent = svc.login_demo("admin").get(f"/submissions/{sub['id']}").json()
+    assert sent["status"] == "sent_back" and reason in sent["message"], sent
+
+
+def test_approve_as_written_by_keyboard_takes_the_reason_as_typed(
+    svc: LiveService, browser, tmp_path: Path
+) -> None:
+    """The paper itself is inconsistent: tick the box, type why, Ctrl+Enter at once."""
+    tps = "1673011001-003"
+    record = make_one(get_template("sipantau-blanko"), INDEX, tps, "careful", SEED, 0.0, tmp_path)
+    monitor = svc.login_demo(f"tps-{tps}")
+    r = monitor.post(
+        "/submissions",
+        params={"wait": 20},
+        data={"tps": tps, "race": "semua"},
+        files={"photo": ("form.jpg", (tmp_path / record["photo"]).read_bytes(), "image/jpeg")},
+    )
+    assert r.status_code == 201 and r.json()["status"] == "review", r.text
+    sub = r.json()
+    page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    _log_in(page, svc.ui_url, "reviewer1", svc.demo_password("reviewer1"))
+    page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
+    page.keyboard.press("Alt+N")
+    page.get_by_role("heading", name=f"Formulir #{sub['id']}", exact=False).wait_for()
+    first = sub["labels"][flagged_fields(sub)[0]]
+    page.wait_for_function(
+        "(l) => document.activeElement && document.activeElement.ariaLabel === l", arg=first
+    )
+    page.get_by_text("Kertasnya sendiri memang tidak konsisten").click()
+    box = page.get_by_label("Alasan menyetujui apa adanya")
+    box.click()
+    reason = "angka di kertas memang ditulis begitu oleh KPPS"
+    page.keyboard.type(reason)
+    page.keyboard.press("Control+Enter")
+    page.get_by_text(f"Formulir #{sub['id']} (TPS {tps}) disetujui.").wait_for(timeout=20000)
+    events = svc.login_demo("admin").get(f"/submissions/{sub['id']}/history").json()["events"]
+    assert events[-1]["kind"] == "approved" and events[-1]["detail"]["reason"] == reason

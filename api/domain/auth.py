@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from sipantau.api.domain import throttle
 from sipantau.api.domain.errors import TooManyAttempts, Unauthenticated
 from sipantau.api.infra.models import AuthSession, LoginFailure, User, UserTps, utcnow
 from sipantau.api.infra.settings import ServiceSettings
@@ -47,23 +48,11 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _throttled(session: Session, settings: ServiceSettings, username: str, ip: str) -> int:
-    """Seconds to wait before another try, or 0."""
-    since = utcnow() - timedelta(seconds=settings.login_window_s)
-    # Per account *and* address: a stranger cannot lock a monitor out of their own account.
-    by_user = session.scalar(
-        select(func.count()).where(
-            LoginFailure.username == username, LoginFailure.ip == ip, LoginFailure.at > since
-        )
+def too_many_attempts(wait: int) -> TooManyAttempts:
+    return TooManyAttempts(
+        f"terlalu banyak percobaan masuk; coba lagi dalam {max(1, round(wait / 60))} menit",
+        retry_after=wait,
     )
-    by_ip = session.scalar(
-        select(func.count()).where(LoginFailure.ip == ip, LoginFailure.at > since)
-    )
-    if (by_user or 0) >= settings.login_max_failures_user or (
-        by_ip or 0
-    ) >= settings.login_max_failures_ip:
-        return settings.login_window_s
-    return 0
 
 
 def login(
@@ -73,16 +62,18 @@ def login(
     password: str,
     ip: str,
 ) -> tuple[str, datetime, Principal]:
-    """A new token for valid credentials; 401 otherwise (recorded), 429 after too many failures."""
+    """A new token for valid credentials; 401 otherwise (recorded), 429 past the limits.
+
+    The attempt is counted (committed) before the password is checked, so parallel guesses
+    cannot all pass the limit; a success takes it back (`throttle.forget`).
+    """
     username = username.strip().lower()[:64]
-    with sessions() as session:
-        wait = _throttled(session, settings, username, ip)
-        user = session.scalar(select(User).where(User.username == username))
+    ip = ip[:64]
+    with sessions() as session, session.begin():
+        wait = throttle.count_attempt(session, settings, username, ip)
+        user = None if wait else session.scalar(select(User).where(User.username == username))
     if wait:
-        raise TooManyAttempts(
-            f"terlalu banyak percobaan masuk yang gagal; coba lagi dalam {wait // 60} menit",
-            retry_after=wait,
-        )
+        raise too_many_attempts(wait)
     # The hash check (~0.1 s of CPU) runs outside any transaction: on SQLite a transaction
     # here would hold the write lock, and every upload and worker would wait behind it.
     ok = check_password(user.password_hash if user else _DUMMY_HASH, password)
@@ -93,10 +84,9 @@ def login(
             session.add(
                 AuthSession(token_hash=token_hash(token), user_id=user.id, expires_at=expires)
             )
-            # a success clears this account's failures
-            session.execute(delete(LoginFailure).where(LoginFailure.username == username))
+            throttle.forget(session, settings, username, ip)
             return token, expires, principal_of(session, user)
-        session.add(LoginFailure(username=username, ip=ip[:64]))
+        session.add(LoginFailure(username=username, ip=ip))
     raise Unauthenticated("nama pengguna atau kata sandi salah", code="login_failed")
 
 
@@ -119,3 +109,12 @@ def logout(session: Session, token: str) -> None:
     row = session.get(AuthSession, token_hash(token))
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
+
+
+def revoke_sessions(session: Session, user_id: int, keep: str | None = None) -> int:
+    """End every live session of a user (all but the token `keep`); how many were ended."""
+    q = update(AuthSession).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+    if keep is not None:
+        q = q.where(AuthSession.token_hash != token_hash(keep))
+    result = session.execute(q.values(revoked_at=utcnow()))
+    return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE's CursorResult

@@ -44,24 +44,24 @@ def import_election(session: Session, config: ElectionConfig, actor: int | None)
     for k in config.regions.kecamatan:
         session.merge(Kecamatan(code=k.code, name=k.name))
     session.flush()
-    for k in config.regions.kelurahan:
-        session.merge(Kelurahan(code=k.code, name=k.name, kecamatan_code=k.kecamatan_code))
+    for kel in config.regions.kelurahan:
+        session.merge(Kelurahan(code=kel.code, name=kel.name, kecamatan_code=kel.kecamatan_code))
     session.flush()
-    for t in config.regions.tps:
+    for new in config.regions.tps:
         session.merge(
             Tps(
-                code=t.code,
-                kelurahan_code=t.kelurahan_code,
-                number=t.number,
-                dpt=t.dpt,
-                special=t.special,
-                name=t.name,
+                code=new.code,
+                kelurahan_code=new.kelurahan_code,
+                number=new.number,
+                dpt=new.dpt,
+                special=new.special,
+                name=new.name,
             )
         )
     session.flush()
     session.execute(delete(OfficialResult).where(OfficialResult.tps_code.not_in(new_tps)))
-    for t in session.scalars(select(Tps).where(Tps.code.not_in(new_tps))):
-        session.delete(t)
+    for gone in session.scalars(select(Tps).where(Tps.code.not_in(new_tps))):
+        session.delete(gone)
     summary = {
         "races": len(e.races),
         "kecamatan": len(config.regions.kecamatan),

@@ -6,8 +6,7 @@ its file and line, so the admin fixes an upload in one round instead of one erro
 
 from __future__ import annotations
 
-import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,6 +14,8 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sipantau.api.domain import csvread
+from sipantau.api.domain.csvread import Problem
 from sipantau.errors import SipantauError
 from sipantau.templates.election import DEMO_ELECTION, Election
 
@@ -27,19 +28,6 @@ MAX_PROBLEMS = 500  # reported; the rest are counted
 Source = bytes | str | Path  # a Path is read; bytes are a file's content; a str is its text
 T = TypeVar("T")
 _FROZEN = ConfigDict(extra="forbid", frozen=True)
-
-
-class Problem(BaseModel):
-    """One thing wrong in an uploaded file; `line` is 1-based, None for the whole file."""
-
-    model_config = _FROZEN
-    file: str
-    line: int | None = None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file} baris {self.line}" if self.line else self.file
-        return f"{where}: {self.message}"
 
 
 class ElectionError(SipantauError):
@@ -184,24 +172,30 @@ def _text(source: Source, file: str, problems: list[Problem]) -> str | None:
 
     if isinstance(source, Path):
         if not source.is_file():
-            return fail(f"berkas {source} tidak ditemukan")
+            fail(f"berkas {source} tidak ditemukan")
+            return None
         if source.stat().st_size > MAX_BYTES:
-            return fail("berkas lebih dari 5 MB")
+            fail("berkas lebih dari 5 MB")
+            return None
         try:
             source = source.read_bytes()
         except OSError as exc:
-            return fail(f"berkas tidak bisa dibaca ({exc.strerror})")
+            fail(f"berkas tidak bisa dibaca ({exc.strerror})")
+            return None
     if isinstance(source, str):
         source = source.encode("utf-8", "surrogatepass")
     if len(source) > MAX_BYTES:
-        return fail("berkas lebih dari 5 MB")
+        fail("berkas lebih dari 5 MB")
+        return None
     try:
         text = source.decode("utf-8-sig")  # a BOM, as Excel writes, is fine
     except UnicodeDecodeError as exc:
         line = source[: exc.start].count(b"\n") + 1
-        return fail("bukan teks UTF-8; simpan ulang berkas dengan pengodean UTF-8", line)
+        fail("bukan teks UTF-8; simpan ulang berkas dengan pengodean UTF-8", line)
+        return None
     if not text.strip():
-        return fail("berkas kosong")
+        fail("berkas kosong")
+        return None
     return text
 
 
@@ -224,16 +218,20 @@ def _parse_election(text: str, file: str, problems: list[Problem]) -> Election |
 
     try:
         if any(isinstance(e, yaml.AliasEvent) for e in yaml.parse(text, Loader=yaml.SafeLoader)):
-            return fail("alias YAML (&nama, *nama) tidak didukung; tulis isinya langsung")
+            fail("alias YAML (&nama, *nama) tidak didukung; tulis isinya langsung")
+            return None
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        return fail(f"YAML tidak bisa dibaca: {exc.problem}", mark.line + 1 if mark else None)
+        fail(f"YAML tidak bisa dibaca: {exc.problem}", mark.line + 1 if mark else None)
+        return None
     except yaml.YAMLError as exc:
-        return fail(f"YAML tidak bisa dibaca: {exc}")
+        fail(f"YAML tidak bisa dibaca: {exc}")
+        return None
     if not isinstance(data, dict):
-        return fail("isi berkas harus berupa pemetaan dengan kunci name, region, date, races", 1)
+        fail("isi berkas harus berupa pemetaan dengan kunci name, region, date, races", 1)
+        return None
     try:
         election = Election.model_validate(data)
     except ValidationError as exc:
@@ -269,29 +267,22 @@ def _yaml_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None
 # --- the region tree (CSV) ---
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(line number, line) of every line that is neither blank nor a `#` comment."""
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
-        if line.strip() and not line.lstrip().startswith("#"):
-            yield number, line
-
-
 def _parse_regions(text: str, file: str, problems: list[Problem]) -> Regions | None:
-    lines = _lines(text)
-    first = next(lines, None)
+    records = csvread.rows(text, file, problems, comments=True)
+    first = next(records, None)
     if first is None:
-        problems.append(Problem(file=file, message="berkas tidak berisi kepala kolom dan TPS"))
+        if not problems:
+            problems.append(Problem(file=file, message="berkas tidak berisi kepala kolom dan TPS"))
         return None
     tree = _Tree(file, problems)
-    if not tree.header(*first):
+    if not tree.header(first.line, first.cells):
         return None
     count = 0
-    for count, (number, line) in enumerate(lines, start=1):  # noqa: B007 (count used after)
+    for count, record in enumerate(records, start=1):  # noqa: B007 (count used after)
         if count > MAX_ROWS:
-            tree.fail(number, f"lebih dari {MAX_ROWS:,} baris TPS".replace(",", "."))
+            tree.fail(record.line, f"lebih dari {MAX_ROWS:,} baris TPS".replace(",", "."))
             break
-        tree.row(number, line)
+        tree.row(record.line, record.cells)
     if count == 0:
         tree.fail(None, "tidak ada satu pun TPS di bawah kepala kolom")
     return tree.regions()
@@ -311,16 +302,7 @@ class _Tree:
     def fail(self, line: int | None, message: str) -> None:
         self.problems.append(Problem(file=self.file, line=line, message=message))
 
-    def cells(self, line: int, text: str) -> list[str] | None:
-        try:
-            return [c.strip() for c in next(csv.reader([text]))]
-        except csv.Error as exc:
-            return self.fail(line, f"baris CSV tidak bisa dibaca ({exc})")
-
-    def header(self, line: int, text: str) -> bool:
-        found = self.cells(line, text)
-        if found is None:
-            return False
+    def header(self, line: int, found: list[str]) -> bool:
         if tuple(found) == HEADER:
             return True
         missing = [c for c in HEADER if c not in found]
@@ -331,13 +313,11 @@ class _Tree:
         self.fail(line, f"kepala kolom harus persis {','.join(HEADER)} ({'; '.join(detail)})")
         return False
 
-    def row(self, line: int, text: str) -> None:
-        cells = self.cells(line, text)
-        if cells is None:
-            return None
+    def row(self, line: int, cells: list[str]) -> None:
         if len(cells) != len(HEADER):
             hint = "; nama yang memuat koma harus diberi tanda kutip" if len(cells) > 8 else ""
-            return self.fail(line, f"ada {len(cells)} kolom, seharusnya {len(HEADER)}{hint}")
+            self.fail(line, f"ada {len(cells)} kolom, seharusnya {len(HEADER)}{hint}")
+            return None
         kec, kec_name, kel, kel_name, number, dpt, special, name = cells
         before = len(self.problems)
         kec_ok = self._kecamatan(line, kec, kec_name)
@@ -356,7 +336,8 @@ class _Tree:
             return None
         code = tps_code(kel, n)
         if code in self.tps:
-            return self.fail(line, f"TPS {code} sudah ada di baris {self.tps[code][1]}")
+            self.fail(line, f"TPS {code} sudah ada di baris {self.tps[code][1]}")
+            return None
         tps = Tps(
             code=code,
             number=n,

@@ -25,15 +25,31 @@ TICK = "situasi_insiden"
 LIVE = ("queued", "reading", "review", "verified")
 
 
-def report(session: Session, user: Principal, tps: str, kind: str, note: str) -> Incident:
-    """A new report; a monitor may report only for their own TPS."""
+def report(
+    session: Session,
+    user: Principal,
+    tps: str,
+    kind: str,
+    note: str,
+    client_id: str | None = None,
+) -> Incident:
+    """A new report; a monitor may report only for their own TPS. The same `client_id` from
+    the same person again (a phone resending after a lost answer) returns the first report."""
     if kind not in KINDS:
         raise invalid(f"jenis laporan harus salah satu dari: {', '.join(KINDS)}")
     if session.get(Tps, tps) is None:
         raise not_found(f"TPS {tps[:40]}")
     if user.role == "monitor" and tps not in user.tps:
         raise forbidden("Anda hanya dapat melapor untuk TPS Anda sendiri")
-    row = Incident(tps_code=tps, kind=kind, note=note.strip(), reporter_id=user.id)
+    if client_id:
+        old = session.scalar(
+            select(Incident).where(Incident.reporter_id == user.id, Incident.client_id == client_id)
+        )
+        if old is not None:
+            return old
+    row = Incident(
+        tps_code=tps, kind=kind, note=note.strip(), reporter_id=user.id, client_id=client_id
+    )
     session.add(row)
     session.flush()
     return row
@@ -63,7 +79,7 @@ def listing(session: Session, kecamatan: str | None, tps: str | None) -> list[di
     q = select(Incident)
     if tps:
         q = q.where(Incident.tps_code == tps)
-    items = [
+    items: list[dict[str, Any]] = [
         dict(
             id=i.id,
             tps=i.tps_code,

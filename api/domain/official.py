@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sipantau.api.domain.errors import invalid
+from sipantau.api.domain import csvread
+from sipantau.api.domain.csvread import Problem
+from sipantau.api.domain.errors import Invalid, invalid
 from sipantau.api.domain.tally import tps_states
 from sipantau.api.infra.models import Event, OfficialResult, Race, Tps, utcnow
 
@@ -26,24 +26,31 @@ class OfficialRow:
     suara_tidak_sah: int | None
 
 
-def _header(fields: list[str], n: int) -> list[str]:
+def _header(header: csvread.Row, n: int, problems: list[Problem]) -> None:
     """Problems with the header row; the file must name every paslon and nothing unknown."""
     wanted = ["tps", *(f"paslon_{i}" for i in range(1, n + 1))]
     optional = {"suara_sah", "suara_tidak_sah"}
-    out = [f"baris 1: kolom '{c}' tidak ada" for c in wanted if c not in fields]
-    extra = [c for c in fields if c not in wanted and c not in optional]
-    out += [f"baris 1: kolom '{c}' tidak dikenal" for c in extra]
-    return out
+    for c in wanted:
+        if c not in header.cells:
+            problems.append(Problem(line=header.line, message=f"kolom '{c}' tidak ada"))
+    for c in header.cells:
+        if c not in wanted and c not in optional:
+            problems.append(Problem(line=header.line, message=f"kolom '{c}' tidak dikenal"))
 
 
-def _number(raw: str | None, column: str, line: int, problems: list[str]) -> int | None:
+def _number(raw: str | None, column: str, line: int, problems: list[Problem]) -> int | None:
     text = (raw or "").strip().replace(".", "")  # "1.234" as KPU writes thousands
     if not text:
         return None
     if not text.isdigit() or int(text) > MAX_VOTES:
-        problems.append(f"baris {line}: {column} = '{(raw or '')[:20]}' bukan angka 0-{MAX_VOTES}")
+        why = f"{column} = '{(raw or '')[:20]}' bukan angka 0-{MAX_VOTES}"
+        problems.append(Problem(line=line, message=why))
         return None
     return int(text)
+
+
+def _failed(problems: list[Problem]) -> Invalid:
+    return invalid("; ".join(str(p) for p in problems[:MAX_PROBLEMS]))
 
 
 def parse_official(data: bytes, race: Race, known_tps: set[str]) -> list[OfficialRow]:
@@ -52,26 +59,28 @@ def parse_official(data: bytes, race: Race, known_tps: set[str]) -> list[Officia
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise invalid("berkas bukan CSV UTF-8") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    fields = [f.strip() for f in reader.fieldnames or []]
-    reader.fieldnames = fields
-    problems = _header(fields, len(race.paslon))
+    problems: list[Problem] = []
+    records = csvread.rows(text, "", problems)
+    header = next(records, None) or csvread.Row(1, [])
+    _header(header, len(race.paslon), problems)
     if problems:
-        raise invalid("; ".join(problems))
+        raise _failed(problems)
     rows: list[OfficialRow] = []
     seen: set[str] = set()
     cols = [f"paslon_{i}" for i in range(1, len(race.paslon) + 1)]
-    for line, rec in enumerate(reader, start=2):
+    for record in records:
+        line, rec = record.line, dict(zip(header.cells, record.cells, strict=False))
         before = len(problems)
-        code = (rec.get("tps") or "").strip()
+        code = rec.get("tps") or ""
         if code not in known_tps:
-            problems.append(f"baris {line}: TPS '{code[:40]}' tidak ada dalam data pemilihan")
+            why = f"TPS '{code[:40]}' tidak ada dalam data pemilihan"
+            problems.append(Problem(line=line, message=why))
         elif code in seen:
-            problems.append(f"baris {line}: TPS {code} muncul dua kali")
+            problems.append(Problem(line=line, message=f"TPS {code} muncul dua kali"))
         seen.add(code)
         votes = [_number(rec.get(c), c, line, problems) for c in cols]
         if None in votes and len(problems) == before:
-            problems.append(f"baris {line}: suara paslon tidak boleh kosong")
+            problems.append(Problem(line=line, message="suara paslon tidak boleh kosong"))
         sah = _number(rec.get("suara_sah"), "suara_sah", line, problems)
         tidak = _number(rec.get("suara_tidak_sah"), "suara_tidak_sah", line, problems)
         if len(problems) >= MAX_PROBLEMS:
@@ -79,7 +88,7 @@ def parse_official(data: bytes, race: Race, known_tps: set[str]) -> list[Officia
         if not problems:
             rows.append(OfficialRow(code, [int(v or 0) for v in votes], sah, tidak))
     if problems:
-        raise invalid("; ".join(problems[:MAX_PROBLEMS]))
+        raise _failed(problems)
     if not rows:
         raise invalid("berkas tidak berisi satu baris TPS pun")
     return rows

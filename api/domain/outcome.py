@@ -21,7 +21,7 @@ from sipantau.api.infra.models import (
     Tps,
     utcnow,
 )
-from sipantau.ocr.types import FormReading
+from sipantau.ocr.types import FormReading, Reason
 from sipantau.templates.model import Template
 
 LIVE = ("queued", "reading", "review", "verified", "sent_back")
@@ -29,11 +29,21 @@ LIVE = ("queued", "reading", "review", "verified", "sent_back")
 
 @dataclass(frozen=True)
 class Flag:
+    """Why a form needs a person; `submission` links the other half of a pair (a duplicate),
+    `race` the form the photo really shows (a wrong form)."""
+
     code: str
     message: str
+    submission: int | None = None
+    race: str | None = None
 
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.submission is not None:
+            out["submission"] = self.submission
+        if self.race is not None:
+            out["race"] = self.race
+        return out
 
 
 def add_flag(session: Session, sub: Submission, flag: Flag, actor: int | None = None) -> None:
@@ -59,23 +69,27 @@ def fields_for(session: Session, template: Template, race: str) -> list[RaceFiel
     return out
 
 
-def field_export(reading: FormReading) -> dict[str, Any]:
-    """The reader's fields with each field's box on the aligned page."""
-    out: dict[str, Any] = {}
-    for name, f in reading.fields.items():
-        d = f.export()
-        d["kind"] = f.kind
-        if f.boxes:
-            xs = [b.box[0] for b in f.boxes] + [b.box[0] + b.box[2] for b in f.boxes]
-            ys = [b.box[1] for b in f.boxes] + [b.box[1] + b.box[3] for b in f.boxes]
-            d["box"] = [int(min(xs)), int(min(ys)), int(max(xs) - min(xs)), int(max(ys) - min(ys))]
-        out[name] = d
-    return out
+def form_label(race: str) -> str:
+    """How the monitor page names the form sent for `race`."""
+    return "blanko pemantauan" if race == ALL_RACES else f"C.HASIL-KWK {race.title()}"
 
 
-def _mixups(
-    session: Session, sub: Submission, reading: FormReading, template: Template | None
-) -> list[Flag]:
+def _wrong_form(sub: Submission, template: Template) -> Flag | None:
+    """The photo shows another form than the one chosen (a blanko covers every race)."""
+    shown = template.race or ALL_RACES
+    if shown == ALL_RACES and sub.race != ALL_RACES:
+        return None
+    if shown == sub.race:
+        return None
+    return Flag(
+        "wrong_form",
+        f"foto ini {form_label(shown)}, bukan {form_label(sub.race)}: pilih formulir "
+        f"\u201c{form_label(shown)}\u201d lalu kirim lagi, atau foto {form_label(sub.race)}",
+        race=shown,
+    )
+
+
+def _mixups(sub: Submission, reading: FormReading) -> list[Flag]:
     flags = []
     if reading.tps and reading.tps != sub.tps_code:
         flags.append(
@@ -85,18 +99,6 @@ def _mixups(
                 f"tetapi foto dikirim untuk TPS {sub.tps_code}",
             )
         )
-    if template is not None:
-        if sub.race == ALL_RACES and template.race is not None:
-            flags.append(
-                Flag("wrong_form", f"dikirim sebagai blanko, tetapi formulirnya {template.title}")
-            )
-        elif sub.race != ALL_RACES and template.race not in (None, sub.race):
-            flags.append(
-                Flag(
-                    "wrong_form",
-                    f"formulir untuk pemilihan {template.race}, dikirim untuk {sub.race}",
-                )
-            )
     return flags
 
 
@@ -130,14 +132,24 @@ def _duplicates(session: Session, sub: Submission, photo: Photo, max_distance: i
         ]
     flags = []
     for other, code in found:
+        # The later upload is the suspect one: an earlier (perhaps verified) form stays counted.
+        newer, older = (sub, other) if sub.id > other.id else (other, sub)
         what = "foto yang sama" if code == "duplicate_photo" else "foto yang hampir sama"
-        flags.append(
-            Flag(code, f"{what} juga dikirim untuk TPS {other.tps_code} (kiriman #{other.id})")
+        flag = Flag(
+            code,
+            f"{what} sudah dikirim untuk TPS {older.tps_code} (kiriman #{older.id})",
+            submission=older.id,
         )
-        add_flag(
-            session,
-            other,
-            Flag(code, f"{what} juga dikirim untuk TPS {sub.tps_code} (kiriman #{sub.id})"),
+        if newer is sub:
+            flags.append(flag)
+        else:
+            add_flag(session, newer, flag)
+        session.add(
+            Event(
+                submission_id=older.id,
+                kind="duplicate_seen",
+                detail={"code": code, "submission": newer.id, "tps": newer.tps_code},
+            )
         )
     return flags
 
@@ -156,8 +168,32 @@ def supersede_older(session: Session, sub: Submission) -> None:
         older, newer = (other, sub) if other.id < sub.id else (sub, other)
         if newer.status in ("queued", "reading"):
             continue  # the newer one decides when it is read
+        if older.status == "verified" and newer.status != "verified":
+            continue  # a counted form stays counted until a newer one is verified
         older.status, older.superseded_by = "superseded", newer.id
         session.add(Event(submission_id=older.id, kind="superseded", detail={"by": newer.id}))
+
+
+WITHDRAWABLE = ("queued", "reading", "review", "verified", "sent_back", "rejected")
+
+
+def withdraw(session: Session, sub: Submission, actor: int, reason: str) -> None:
+    """The sender takes an upload back: it leaves the totals and the queue, kept in history.
+    A verified form it had replaced counts again (as if the withdrawn photo was never sent)."""
+    sub.status, sub.verified_at, sub.verified_by = "withdrawn", None, None
+    sub.claimed_by = sub.claimed_until = None
+    session.add(
+        Event(submission_id=sub.id, actor_id=actor, kind="withdrawn", detail={"reason": reason})
+    )
+    older = session.scalar(
+        select(Submission)
+        .where(Submission.superseded_by == sub.id, Submission.verified_at.is_not(None))
+        .order_by(Submission.id.desc())
+        .limit(1)
+    )
+    if older is not None:
+        older.status, older.superseded_by = "verified", None
+        session.add(Event(submission_id=older.id, kind="restored", detail={"withdrawn": sub.id}))
 
 
 def _reader_reason(fields: dict[str, Any], template: Template) -> str:
@@ -166,6 +202,11 @@ def _reader_reason(fields: dict[str, Any], template: Template) -> str:
     if not fixed:
         return "dibaca mesin"
     return "dibaca mesin; " + describe(fixed, {f.name: f.label for f in template.fields})
+
+
+def _reject(session: Session, sub: Submission, reasons: list[dict[str, str]]) -> None:
+    sub.status = "rejected"
+    session.add(Event(submission_id=sub.id, kind="rejected", detail={"reasons": reasons}))
 
 
 def record(
@@ -179,7 +220,8 @@ def record(
     max_distance: int,
 ) -> None:
     """Store a reading and decide the submission's state (the caller holds the job's lease)."""
-    fields = field_export(reading)
+    fields = {name: f.export(geometry=True) for name, f in reading.fields.items()}
+    reasons = [r.export() for r in reading.reasons]
     session.add(
         Reading(
             submission_id=sub.id,
@@ -187,26 +229,28 @@ def record(
             worker=worker,
             template=reading.template,
             status=reading.status,
-            reasons=list(reading.reasons),
+            reasons=reasons,
             fields=fields,
             qr_tps=reading.tps,
             ms=round(reading.ms, 1),
         )
     )
     sub.template = reading.template
+    if sub.status == "withdrawn":
+        return  # withdrawn by its sender while it was read: the reading is kept, nothing else
     if reading.status == "rejected" or template is None:
-        sub.status = "rejected"
-        session.add(
-            Event(submission_id=sub.id, kind="rejected", detail={"reasons": reading.reasons})
-        )
+        _reject(session, sub, reasons)
         return
-    for flag in _mixups(session, sub, reading, template) + _duplicates(
-        session, sub, photo, max_distance
-    ):
+    wrong = _wrong_form(sub, template)
+    if wrong is not None:  # the monitor can fix this at once: pick the right form, send again
+        add_flag(session, sub, wrong)
+        _reject(session, sub, [Reason(wrong.code, wrong.message).export()])
+        return
+    for flag in _mixups(sub, reading) + _duplicates(session, sub, photo, max_distance):
         add_flag(session, sub, flag)
     tps = session.get(Tps, sub.tps_code)
     assert tps is not None
-    values = {name: f["value"] for name, f in fields.items()}
+    values = {name: f.value for name, f in reading.fields.items()}
     found = problems(template, values, tps.dpt, fields_for(session, template, sub.race))
     session.add(
         FormValues(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
+from sipantau.api.domain.wording import check_in_words, label_map
 from sipantau.ocr.checks import compile_checks, message_of
 from sipantau.templates.model import Template
 
@@ -54,28 +56,40 @@ def race_fields(template: Template, race: str, short: str, n_paslon: int) -> Rac
     return rf if all(n in names for n in wanted) else None
 
 
+class Broken(NamedTuple):
+    """One broken rule: its short name (R1-R7, DPT, or `kosong`), the message, its fields."""
+
+    rule: str
+    message: str
+    names: tuple[str, ...]
+
+
 def broken(
     template: Template,
     values: Mapping[str, int | None],
     dpt: int,
     fields: Sequence[RaceFields],
-) -> list[tuple[str, tuple[str, ...]]]:
+) -> list[Broken]:
     """Every rule these values break, in Bahasa Indonesia, with the fields it concerns."""
-    out: list[tuple[str, tuple[str, ...]]] = []
+    out: list[Broken] = []
+    labels = label_map(template)
     for f in template.fields:
         if f.kind == "digits" and values.get(f.name) is None:
-            out.append((f"kolom {f.name} belum terbaca", (f.name,)))
+            out.append(Broken("kosong", f"kolom {labels[f.name]} belum terbaca", (f.name,)))
     for c in compile_checks(template.checks):
         if c.holds(values) is False:
-            out.append((f"{message_of(c)} ({c.spec.expr})", c.names))
+            rule = c.spec.rule or "aturan"
+            text = f"{message_of(c)} ({check_in_words(c, labels, values)})"
+            out.append(Broken(rule, text, c.names))
     cap = dpt + (dpt * 25 + 999) // 1000  # ballots delivered: DPT + 2.5 % reserve, rounded up
     for rf in fields:
         for name in (rf.pemilih, rf.total):
             v = values.get(name)
             if v is not None and v > cap:
                 out.append(
-                    (
-                        f"R7: {name} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
+                    Broken(
+                        "R7",
+                        f"R7: {labels.get(name, name)} = {v} melebihi DPT TPS ini + 2,5% ({cap}); "
                         "periksa angka ratusan",
                         (name,),
                     )
@@ -83,9 +97,8 @@ def broken(
         if rf.dpt is not None:
             v = values.get(rf.dpt)
             if v is not None and v != dpt:
-                out.append(
-                    (f"DPT pada formulir ({v}) berbeda dengan data DPT TPS ini ({dpt})", (rf.dpt,))
-                )
+                why = f"DPT pada formulir ({v}) berbeda dengan data DPT TPS ini ({dpt})"
+                out.append(Broken("DPT", why, (rf.dpt,)))
     return out
 
 
@@ -96,7 +109,7 @@ def problems(
     fields: Sequence[RaceFields],
 ) -> list[str]:
     """Every rule these values break; empty means the form is consistent."""
-    return list(dict.fromkeys(message for message, _ in broken(template, values, dpt, fields)))
+    return list(dict.fromkeys(b.message for b in broken(template, values, dpt, fields)))
 
 
 def field_problems(
@@ -104,11 +117,11 @@ def field_problems(
     values: Mapping[str, int | None],
     dpt: int,
     fields: Sequence[RaceFields],
-) -> dict[str, list[str]]:
+) -> dict[str, list[Broken]]:
     """For each field of the template, the broken rules it takes part in (empty when none)."""
-    out: dict[str, list[str]] = {f.name: [] for f in template.fields}
-    for message, names in broken(template, values, dpt, fields):
-        for name in names:
-            if name in out and message not in out[name]:
-                out[name].append(message)
+    out: dict[str, list[Broken]] = {f.name: [] for f in template.fields}
+    for b in broken(template, values, dpt, fields):
+        for name in b.names:
+            if name in out and b not in out[name]:
+                out[name].append(b)
     return out

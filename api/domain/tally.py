@@ -93,14 +93,18 @@ def _build_states(session: Session, race: str) -> tuple[RaceInfo, list[TpsState]
         select(Submission).where(Submission.race.in_((race, ALL_RACES))).order_by(Submission.id)
     ).all()
     live: dict[str, Submission] = {}
+    counted: dict[str, Submission] = {}
     for s in subs:
         st = states.get(s.tps_code)
         if st is None:
             continue
         if s.status in ("rejected", "sent_back") and st.state == "missing":
             st.state = "retake"
-        elif s.status not in ("rejected", "superseded", "sent_back"):
+        elif s.status not in ("rejected", "superseded", "sent_back", "withdrawn"):
             live[s.tps_code] = s  # ordered by id: the newest wins
+            if s.status == "verified":
+                counted[s.tps_code] = s
+    live |= counted  # a verified form stays counted while a later photo waits for a person
     verified = {code: s for code, s in live.items() if s.status == "verified"}
     versions = latest_values_of(session, [s.id for s in verified.values()])
     values = {k: fv.values for k, fv in versions.items()}

@@ -7,20 +7,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipantau.api.domain.wording import label_map
 from sipantau.api.infra.models import Event, FormValues, Reading, Submission, User
+from sipantau.ocr.types import Reason
+from sipantau.templates.registry import all_templates
 
 MESSAGES = {
     "queued": "Foto diterima, menunggu dibaca",
     "reading": "Foto sedang dibaca",
     "review": "Foto diterima; angka akan diperiksa petugas posko",
     "verified": "Terverifikasi: angka sudah masuk hitungan",
+    "withdrawn": "Ditarik oleh pengirim; tidak dihitung",
 }
-
-
-def _plain(reason: str) -> str:
-    """`blurry: foto buram` -> `foto buram` (the code is for machines)."""
-    code, sep, text = reason.partition(": ")
-    return text if sep and code.replace("_", "").isalnum() and " " not in code else reason
 
 
 def latest_values(session: Session, sub_id: int) -> FormValues | None:
@@ -98,11 +96,18 @@ def _view(
     detail: bool,
 ) -> dict[str, Any]:
     reasons: list[str] = []
+    codes: list[str] = []
     if reading is not None and sub.status == "rejected":
-        reasons = [_plain(r) for r in reading.reasons]
+        if reading.status == "rejected":  # else: refused after reading (a wrong form, a flag)
+            typed = [Reason.of(r) for r in reading.reasons]
+            reasons = [r.message for r in typed]
+            codes = [r.code for r in typed]
     elif values is not None:
         reasons = list(values.problems)
+        codes = ["rule"] * len(reasons)
     reasons += [f["message"] for f in sub.flags]
+    codes += [str(f.get("code", "")) for f in sub.flags]
+    shown = next((f["race"] for f in sub.flags if f.get("code") == "wrong_form"), None)
     message = MESSAGES.get(sub.status, "")
     if sub.status == "rejected":
         message = "Foto ditolak: " + ("; ".join(reasons) or "tidak dapat dibaca")
@@ -123,7 +128,9 @@ def _view(
         "submitted_by": username,
         "template": sub.template,
         "reasons": reasons,
+        "reason_codes": codes,
         "retake": sub.status in ("rejected", "sent_back"),
+        "retake_race": shown or sub.race,
         "message": message,
         "flags": list(sub.flags),
         "values": dict(values.values) if values else {},
@@ -133,4 +140,6 @@ def _view(
     if detail:
         out["fields"] = dict(reading.fields) if reading else {}
         out["read_ms"] = reading.ms if reading else None
+        template = all_templates().get(sub.template or "")
+        out["labels"] = label_map(template) if template else {}
     return out

@@ -84,7 +84,7 @@ def make_app(settings: ServiceSettings) -> Celery:
         worker_hijack_root_logger=False,
     )
     runtime = Runtime(settings)
-    app.sipantau_runtime = runtime  # type: ignore[attr-defined]
+    app.sipantau_runtime = runtime
     signals.worker_process_init.connect(runtime.forget, weak=False)  # prefork children
 
     @app.task(name=TASK)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import CursorResult, Result, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -104,7 +105,7 @@ def finish(session: Session, claim: Claim, error: str | None = None) -> bool:
         .where(_held(claim))
         .values(state="failed" if error else "done", finished_at=utcnow(), error=error)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
 
 
 def release(session: Session, claim: Claim) -> bool:
@@ -115,7 +116,12 @@ def release(session: Session, claim: Claim) -> bool:
         .where(_held(claim))
         .values(state="queued", owner=None, lease_until=None, attempts=claim.attempt - 1)
     )
-    return result.rowcount == 1
+    return _rowcount(result) == 1
+
+
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (its result is a CursorResult; the typed signature says Result)."""
+    return cast("CursorResult[Any]", result).rowcount
 
 
 def abandoned(session: Session, max_attempts: int) -> list[Job]:

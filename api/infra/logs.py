@@ -7,13 +7,14 @@ JSON lines carry time, level, logger, message and process, plus whatever context
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
+
+import pythonjsonlogger.json
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s[%(process)d] %(message)s%(context)s"
 # Fields a caller may attach (extra= or log_context); anything else in extra= is ignored.
@@ -56,23 +57,35 @@ def fields_of(record: logging.LogRecord) -> dict[str, Any]:
     return found
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line; exceptions as a single `exc` string field."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """One JSON object a line (python-json-logger): time, level, logger, message, process, then
+    the bound context and the call's FIELDS; exceptions as a single `exc` string field."""
 
-    def format(self, record: logging.LogRecord) -> str:
-        out: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "process": record.process,
-        }
-        out.update(fields_of(record))
-        if record.exc_info:
-            out["exc"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            out["stack"] = self.formatStack(record.stack_info)
-        return json.dumps(out, ensure_ascii=False, default=str)
+    def __init__(self) -> None:
+        super().__init__(
+            ["levelname", "name", "message", "process"],
+            rename_fields={"levelname": "level", "name": "logger"} | _TRACES,
+            json_ensure_ascii=False,
+            json_default=str,
+        )
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        log_data["time"] = datetime.fromtimestamp(record.created, UTC).isoformat(
+            timespec="milliseconds"
+        )
+        super().add_fields(log_data, record, message_dict)
+        for key in [k for k in log_data if k not in _KEPT]:
+            del log_data[key]  # extra= fields other than FIELDS
+        log_data.update(fields_of(record))
+        for key in _TRACES.values():  # after the context, as before
+            if key in log_data:
+                log_data[key] = log_data.pop(key)
+
+
+_TRACES = {"exc_info": "exc", "stack_info": "stack"}
+_KEPT = {"time", "level", "logger", "message", "process", *_TRACES.values()}
 
 
 class TextFormatter(logging.Formatter):
@@ -95,11 +108,10 @@ def setup_logging(fmt: Literal["text", "json"] = "text", level: int = logging.IN
     log middleware writes one richer line (`sipantau.access`) per request instead.
     """
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_sipantau", False) or _is_basic_stderr(handler):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._sipantau = True  # type: ignore[attr-defined]
+    for old in list(root.handlers):
+        if isinstance(old, _Handler) or _is_basic_stderr(old):
+            root.removeHandler(old)
+    handler = _Handler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root.addHandler(handler)
     root.setLevel(level)
@@ -109,6 +121,10 @@ def setup_logging(fmt: Literal["text", "json"] = "text", level: int = logging.IN
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)  # chatter per start
+
+
+class _Handler(logging.StreamHandler[TextIO]):
+    """Ours: the one a second `setup_logging` replaces."""
 
 
 def _is_basic_stderr(handler: logging.Handler) -> bool:

@@ -128,6 +128,15 @@ class LoginFailure(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
 
 
+class LoginThrottle(Base):
+    """Login attempts per key (an address, or an account at an address) in a fixed window."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+
+
 class Photo(Base):
     """An original photo, stored content-addressed; never altered or deleted."""
 
@@ -199,7 +208,8 @@ class Reading(Base):
     worker: Mapped[str] = mapped_column(String(80))
     template: Mapped[str | None] = mapped_column(String(80), nullable=True)
     status: Mapped[str] = mapped_column(String(20))
-    reasons: Mapped[list[str]] = mapped_column(JSON)
+    # Reason.export() objects; readings stored before reasons were typed hold "code: message"
+    reasons: Mapped[list[dict[str, str] | str]] = mapped_column(JSON)
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     qr_tps: Mapped[str | None] = mapped_column(String(40), nullable=True)
     ms: Mapped[float] = mapped_column(Float)
@@ -254,9 +264,11 @@ class Incident(Base):
     """A situation report from a monitor or the posko: what happened at which TPS."""
 
     __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("reporter_id", "client_id", name="uq_incident_client"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     tps_code: Mapped[str] = mapped_column(ForeignKey("tps.code"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
     note: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
     reporter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    client_id: Mapped[str | None] = mapped_column(String(64), nullable=True)

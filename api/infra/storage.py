@@ -65,6 +65,21 @@ class PhotoStore(Protocol):
     def check(self) -> None: ...
 
 
+def media_type(data: bytes) -> str:
+    """The image's content type from its first bytes (the formats the intake accepts)."""
+    if data[:3] == b"\xff\xd8\xff":
+        return "image/jpeg"
+    if data[:8] == b"\x89PNG\r\n\x1a\n":
+        return "image/png"
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "image/webp"
+    if data[:4] in (b"II*\x00", b"MM\x00*"):
+        return "image/tiff"
+    if data[:2] == b"BM":
+        return "image/bmp"
+    return "application/octet-stream"
+
+
 def sha256_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -120,11 +135,19 @@ class LocalPhotoStore:
         return self.root / sha[:2] / sha[2:4] / sha
 
     def put(self, data: bytes) -> str:
+        """Store `data`; a copy already there is checked, and rewritten if it is damaged."""
         digest = sha256_of(data)
         target = self.path(digest)
-        if not target.exists():
+        if not self._intact(target, digest):
             write_durably(target, data)
         return digest
+
+    @staticmethod
+    def _intact(path: Path, sha256: str) -> bool:
+        try:
+            return sha256_of(path.read_bytes()) == sha256
+        except FileNotFoundError:
+            return False
 
     def get(self, sha256: str) -> bytes:
         path = self.path(sha256)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain.outcome import Flag, add_flag, record
+from sipantau.api.domain.rules import ALL_RACES
 from sipantau.api.infra import jobs
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.db import transaction
@@ -27,9 +28,13 @@ from sipantau.api.infra.logs import log_context, setup_logging
 from sipantau.api.infra.models import Event, Photo, Submission
 from sipantau.api.infra.settings import ServiceSettings
 from sipantau.api.infra.storage import StoreUnavailable, write_durably
+from sipantau.ocr.blur import photo_sharpness
+from sipantau.ocr.decode import decode
 from sipantau.ocr.fingerprint import bands, phash_bytes, to_signed
 from sipantau.ocr.pipeline import Reader
-from sipantau.ocr.types import FormReading
+from sipantau.ocr.quality import BLURRY
+from sipantau.ocr.types import FormReading, Reason
+from sipantau.templates.model import Template
 
 log = logging.getLogger("sipantau.worker")
 DOWN_PAUSE_S = 1.0  # between tries while the database or the photo store is unreachable
@@ -75,19 +80,20 @@ class Worker:
                 return False
             sub = session.get(Submission, claim.submission_id)
             assert sub is not None
-            sub.status = "reading"
-            sha = sub.photo_sha
+            if sub.status != "withdrawn":
+                sub.status = "reading"
+            sha, race = sub.photo_sha, sub.race
         log.info("job %d (submission %d) attempt %d", claim.job_id, sub.id, claim.attempt)
         if s.worker_hold_s:
             time.sleep(s.worker_hold_s)  # fault injection, for the kill tests
         with log_context(job_id=claim.job_id, submission_id=claim.submission_id):
-            return self._read(claim, sha, sub.id)
+            return self._read(claim, sha, sub.id, race)
 
-    def _read(self, claim: jobs.Claim, sha: str, sub_id: int) -> bool:
+    def _read(self, claim: jobs.Claim, sha: str, sub_id: int, race: str) -> bool:
         try:
             data = self.ctx.store.get(sha)
             h = phash_bytes(data)
-            reading = self.reader.read(data, photo=f"kiriman-{sub_id}")
+            reading = self._explained(self.reader.read(data, photo=f"kiriman-{sub_id}"), data, race)
             if reading.page is not None:
                 ok, buf = cv2.imencode(".jpg", reading.page.image, [cv2.IMWRITE_JPEG_QUALITY, 85])
                 if ok:
@@ -95,7 +101,7 @@ class Worker:
         except StoreUnavailable as exc:  # not the photo's fault: hand it back, try again later
             with transaction(self.ctx.sessions) as session:
                 sub = session.get(Submission, claim.submission_id)
-                if jobs.release(session, claim) and sub is not None:
+                if jobs.release(session, claim) and sub is not None and sub.status != "withdrawn":
                     sub.status = "queued"
             raise jobs.Unavailable(f"photo store: {exc.detail}") from exc
         except Exception as exc:  # a damaged photo on disk, a full disk: a person must look
@@ -105,6 +111,20 @@ class Worker:
         self._store(claim, reading, sha, h)
         return True
 
+    def _explained(self, reading: FormReading, data: bytes, race: str) -> FormReading:
+        """A form the monitor chose but the reader could not tell: read it as that form, and
+        when no form is found say whether blur is why; never ask them to choose the form."""
+        chosen = chosen_template(self.reader.templates, race)
+        if chosen is None or not reading_codes(reading) & UNIDENTIFIED:
+            return reading
+        again = self.reader.read(data, photo=reading.photo, template_id=chosen)
+        if reading_codes(again) & NOT_FOUND:
+            sharp = photo_sharpness(decode(data).image)
+            if sharp < self.ctx.settings.photo_min_sharpness:
+                log.info("no form found; photo sharpness %.2f: blurred", sharp)
+                again.reasons = [Reason("blurry", BLURRY)]
+        return again
+
     def _store(self, claim: jobs.Claim, reading: FormReading, sha: str, h: int | None) -> None:
         with transaction(self.ctx.sessions) as session:
             if not jobs.finish(session, claim):
@@ -112,7 +132,8 @@ class Worker:
                 session.rollback()
                 return
             photo = session.get(Photo, sha)
-            sub = session.get(Submission, claim.submission_id)
+            # locked: a withdrawal committed meanwhile must not be overwritten (PostgreSQL)
+            sub = session.get(Submission, claim.submission_id, with_for_update=True)
             assert photo is not None and sub is not None
             if h is not None and photo.phash is None:
                 photo.phash = to_signed(h)
@@ -166,7 +187,25 @@ class Worker:
         self.stopping = True
 
 
+UNIDENTIFIED = {"form_not_identified"}
+NOT_FOUND = {"form_not_found", "form_not_identified"}
+
+
+def reading_codes(reading: FormReading) -> set[str]:
+    """The stable codes of a rejected reading's reasons (never their wording)."""
+    return {r.code for r in reading.reasons} if reading.status == "rejected" else set()
+
+
+def chosen_template(templates: dict[str, Template], race: str) -> str | None:
+    """The one template a submission for `race` names (`semua`: the blanko), if one."""
+    want = None if race == ALL_RACES else race
+    ids = [t.id for t in templates.values() if t.race == want]
+    return ids[0] if len(ids) == 1 else None
+
+
 def _give_to_person(session: Session, sub: Submission, error: str) -> None:
+    if sub.status == "withdrawn":
+        return
     sub.status = "review"
     add_flag(session, sub, Flag("read_failed", "foto tidak dapat dibaca mesin; isi secara manual"))
     session.add(Event(submission_id=sub.id, kind="read_failed", detail={"error": error[:500]}))

@@ -1,11 +1,12 @@
 /* Sipantau monitor page: log in, photograph the form, shrink it, queue it, send it, show
-   the verdict. Every photo goes to IndexedDB first and leaves it only after a 200/201. */
+   the verdict. Every photo and every incident report goes to IndexedDB first and leaves it
+   only after a 200/201; the service worker (/m/sw.js) keeps the page itself for no signal. */
 (function () {
   "use strict";
 
   var API = "/api/v1";
   var KEY = { token: "sipantau.token", user: "sipantau.user", election: "sipantau.election",
-              tps: "sipantau.tps", race: "sipantau.race" };
+              tps: "sipantau.tps", race: "sipantau.race", mine: "sipantau.mine" };
   var MAX_SIDE = 2000;          // px, long side after shrinking (never upscaled)
   var QUALITY = 0.85;           // JPEG quality of the shrunk photo
   var UPLOAD_WAIT = 15;         // s the server may hold the upload answer while reading
@@ -15,12 +16,19 @@
   var LABEL = {
     queued: "Menunggu dibaca", reading: "Sedang dibaca", rejected: "Ditolak",
     review: "Diperiksa posko", verified: "Terverifikasi", sent_back: "Dikembalikan",
-    superseded: "Diganti", unsent: "Belum terkirim"
+    superseded: "Diganti", unsent: "Belum terkirim", withdrawn: "Ditarik"
+  };
+  var WITHDRAWABLE = { queued: 1, reading: 1, review: 1, verified: 1, sent_back: 1, rejected: 1 };
+  // what the page says itself, by the server's stable codes (never by its wording)
+  var LOCAL = {
+    not_an_image: "Berkas ini bukan foto. Ambil foto formulir dengan kamera lalu kirim lagi.",
+    truncated: "Foto tidak utuh (berkas terpotong). Ambil foto ulang lalu kirim lagi."
   };
   var REVIEW_TEXT = "Foto diterima; angka akan diperiksa petugas posko";
   var OFFLINE_TEXT = "Tidak ada sinyal — foto disimpan dan akan dikirim otomatis";
 
   var $ = function (id) { return document.getElementById(id); };
+  var KIND_LABEL = {};
   var state = {
     token: localStorage.getItem(KEY.token),
     user: readJson(KEY.user),
@@ -187,6 +195,11 @@
 
   async function refreshPending() {
     var items = await mine();
+    var reports = items.filter(function (i) { return i.kind === "incident"; }).length;
+    var photos = items.length - reports, what = [];
+    if (photos) what.push(items.length === photos ? "foto" : photos + " foto");
+    if (reports) what.push(items.length === reports ? "laporan" : reports + " laporan");
+    $("pending-what").textContent = what.length > 1 ? "(" + what.join(", ") + ")" : what.join("");
     $("pending-count").textContent = String(items.length);
     show($("pending"), items.length > 0);
     show($("offline"), items.length > 0 && (state.netDown || !navigator.onLine));
@@ -234,25 +247,40 @@
     return Math.round((r.at - Date.now()) / 1000);
   }
 
+  function progress(f) {
+    var bar = $("upload-progress");
+    if (f === null) { show(bar, false); return; }
+    bar.value = Math.round(f * 100);
+    show(bar, true);
+  }
+
   async function sendOne(item) {
+    if (item.kind === "incident") return sendIncident(item);
     var here = item.client_id === state.current;
-    if (here) setStatus("Mengirim foto…");
+    if (here) { setStatus("Mengirim foto… 0 %"); progress(0); }
     var res;
     try {
       res = await uploadXhr(item, function (f) {
-        if (here) setStatus(f < 1 ? "Mengirim foto… " + Math.round(f * 100) + " %" : "Foto terkirim; sedang dibaca…");
+        if (!here) return;
+        progress(f);
+        setStatus(f < 1 ? "Mengirim foto… " + Math.round(f * 100) + " %" : "Foto terkirim; sedang dibaca…");
       });
     } catch (e) {
+      if (here) progress(null);
       var s = later(item);
       state.netDown = true;
       setStatus(OFFLINE_TEXT + " (dicoba lagi dalam " + s + " detik)");
       return "offline";
     }
+    if (here) progress(null);
     if (res.status === 200 || res.status === 201) {
       await outbox.del(item.client_id);
       delete state.retry[item.client_id];
       state.netDown = false;
-      if (res.body && res.body.id !== undefined) showSubmission(res.body);
+      if (res.body && res.body.id !== undefined) {
+        state.already = res.status === 200 ? res.body.id : null;  // the same photo, sent before
+        showSubmission(res.body);
+      }
       refreshMine();
       return "sent";
     }
@@ -270,6 +298,32 @@
     return "refused";
   }
 
+  async function sendIncident(item) {
+    var status = $("incident-status");
+    try {
+      await request("POST", "/incidents", { tps: item.tps, kind: item.incident, note: item.note,
+        client_id: item.client_id });
+    } catch (e) {
+      if (e.status === 401) return "auth";
+      if (retryable(e.status)) {
+        var wait = later(item, e.retryAfter);
+        if (e.status === 0) state.netDown = true;
+        status.textContent = "Tidak ada sinyal: laporan disimpan di HP dan dikirim otomatis" +
+          " (dicoba lagi dalam " + wait + " detik).";
+        return e.status === 0 ? "offline" : "later";
+      }
+      await outbox.del(item.client_id);         // refused for good: say why
+      delete state.retry[item.client_id];
+      status.textContent = "Laporan tidak diterima: " + e.message;
+      return "refused";
+    }
+    await outbox.del(item.client_id);
+    delete state.retry[item.client_id];
+    state.netDown = false;
+    status.textContent = "Laporan terkirim untuk " + tpsLabel(item.tps) + ".";
+    return "sent";
+  }
+
   // ---------- showing a result ----------
   function clearResult() {
     state.pollGen++;
@@ -282,6 +336,7 @@
     box.dataset.status = status;
     delete box.dataset.id;
     delete box.dataset.code;
+    show($("already"), false);
     $("result-title").textContent = title;
     var badge = $("result-status");
     badge.textContent = label;
@@ -306,7 +361,14 @@
     resultBase(title, sub.status, LABEL[sub.status] || sub.status);
     var msg = sub.message || "";
     $("result").dataset.id = sub.id;
+    $("result").dataset.codes = (sub.reason_codes || []).join(" ");
+    state.retakeFor = { tps: sub.tps, race: sub.retake_race || sub.race };
     $("result-message").textContent = msg;
+    if (state.already === sub.id) {
+      $("already").textContent = "Foto ini sudah diterima sebelumnya (kiriman #" + sub.id +
+        "); tidak perlu dikirim lagi.";
+      show($("already"), true);
+    }
     if (sub.status === "rejected") {
       retakeBox("Foto ditolak: " + msg.replace(/^foto ditolak:\s*/i, "") + " — silakan foto ulang");
     } else if (sub.status === "sent_back") {
@@ -315,7 +377,7 @@
       $("result-message").textContent = REVIEW_TEXT;
       listReasons(sub.reasons);
     } else if (sub.status === "verified") {
-      fillValues(sub.values || {});
+      fillValues(sub.values || {}, sub.fields || {});
     } else if (PENDING[sub.status]) {
       $("result-message").textContent = (msg || LABEL[sub.status]) + "…";
     }
@@ -333,7 +395,13 @@
     show(ul, ul.children.length > 0);
   }
 
-  function fillValues(values) {
+  function shownValue(value, field) {
+    if (value === null || value === undefined) return "—";
+    if (field && field.kind === "tick") return value ? "Ya" : "Tidak";
+    return String(value);
+  }
+
+  function fillValues(values, fields) {
     var body = $("values-table").tBodies[0];
     body.textContent = "";
     Object.keys(values).forEach(function (name) {
@@ -341,7 +409,7 @@
         td = document.createElement("td");
       th.scope = "row";
       th.textContent = fieldLabel(name);
-      td.textContent = values[name] === null ? "—" : String(values[name]);
+      td.textContent = shownValue(values[name], fields[name]);
       tr.appendChild(th); tr.appendChild(td); body.appendChild(tr);
     });
     show($("values-table"), body.children.length > 0);
@@ -356,7 +424,9 @@
     state.pollGen++;
     resultBase(tpsLabel(item.tps) + " · " + formLabel(item.race), "rejected", LABEL.rejected);
     $("result").dataset.code = err.code;
-    retakeBox("Foto ditolak: " + err.message.replace(/^foto ditolak:\s*/i, "") + " — silakan foto ulang");
+    state.retakeFor = { tps: item.tps, race: item.race };
+    retakeBox(LOCAL[err.code] ||
+      "Foto ditolak: " + err.message.replace(/^foto ditolak:\s*/i, "") + " — silakan foto ulang");
     setStatus("");
   }
 
@@ -401,25 +471,99 @@
     return li;
   }
 
-  var lastList = [];
+  function withdrawButton(sub) {
+    var b = document.createElement("button");
+    b.type = "button";
+    b.className = "btn small";
+    b.textContent = "Tarik kiriman";
+    b.setAttribute("data-testid", "withdraw");
+    var armed = null;
+    b.addEventListener("click", async function () {
+      if (!armed) {              // two taps: a slip of the thumb withdraws nothing
+        b.textContent = "Ya, tarik #" + sub.id;
+        b.classList.add("danger-outline");
+        armed = setTimeout(function () {
+          armed = null; b.textContent = "Tarik kiriman"; b.classList.remove("danger-outline");
+        }, 6000);
+        return;
+      }
+      clearTimeout(armed);
+      b.disabled = true;
+      try {
+        await request("POST", "/submissions/" + sub.id + "/withdraw", { reason: "ditarik pemantau" });
+        setStatus("Kiriman #" + sub.id + " ditarik; tidak dihitung lagi.");
+      } catch (e) {
+        setStatus(e.status === 0 ? "Tidak ada sinyal: kiriman belum dapat ditarik." : e.message);
+      }
+      refreshMine();
+    });
+    return b;
+  }
+
+  function newestPerForm(list) {
+    var seen = {}, out = [];
+    list.slice().sort(function (a, b) { return b.id - a.id; }).forEach(function (s) {
+      var k = s.tps + "|" + s.race;
+      if (seen[k] || s.status === "withdrawn") return;
+      seen[k] = true;
+      out.push(s);
+    });
+    return out;
+  }
+
+  function retakeFor(tps, race) {
+    clearResult();
+    setStatus("");
+    var sel = $("tps-select");
+    if (tpsOf(tps)) sel.value = tps;
+    $("race-select").value = race;
+    onChoice();
+    $("photo-input").click();
+  }
+
+  function renderSentBack(list) {
+    var box = $("sent-back");
+    box.textContent = "";
+    newestPerForm(list).filter(function (s) { return s.status === "sent_back"; }).forEach(function (s) {
+      var p = document.createElement("p"), b = document.createElement("button");
+      p.setAttribute("data-testid", "sentback-item");
+      p.textContent = "Dikembalikan posko: " + tpsLabel(s.tps) + " · " + formLabel(s.race) + ". " +
+        (s.message || "").replace(/^Dikembalikan oleh petugas posko:\s*/, "Alasan: ");
+      b.type = "button";
+      b.className = "btn danger";
+      b.textContent = "Foto ulang " + formLabel(s.race);
+      b.setAttribute("data-testid", "sentback-retake");
+      b.addEventListener("click", function () { retakeFor(s.tps, s.race); });
+      box.appendChild(p);
+      box.appendChild(b);
+    });
+    show(box, box.children.length > 0);
+  }
+
+  var lastList = readJson(KEY.mine) || [];
   async function refreshMine() {
     if (!state.token) return;
     try {
       var data = await request("GET", "/submissions?limit=50");
       lastList = Array.isArray(data) ? data : (data && data.items) || [];
+      localStorage.setItem(KEY.mine, JSON.stringify(lastList));   // shown again with no signal
     } catch (e) { /* keep the last list; the queue below is local */ }
-    var ul = $("my-submissions");
+    var ul = $("my-submissions"), me = state.user && state.user.username;
     ul.textContent = "";
     (await mine()).reverse().forEach(function (i) {
-      ul.appendChild(entry(tpsLabel(i.tps) + " · " + formLabel(i.race), "unsent",
-        time(new Date(i.created).toISOString()) + " · " + fmtBytes(i.blob.size)));
+      var what = i.kind === "incident" ? "Laporan: " + (KIND_LABEL[i.incident] || i.incident)
+        : formLabel(i.race);
+      ul.appendChild(entry(tpsLabel(i.tps) + " · " + what, "unsent",
+        time(new Date(i.created).toISOString()) + (i.blob ? " · " + fmtBytes(i.blob.size) : "")));
     });
     lastList.forEach(function (s) {
       var li = entry("#" + s.id + " · " + tpsLabel(s.tps) + " · " + formLabel(s.race), s.status,
         time(s.created_at) + (s.message ? " · " + s.message : ""));
       li.dataset.id = s.id;
+      if (s.submitted_by === me && WITHDRAWABLE[s.status]) li.appendChild(withdrawButton(s));
       ul.appendChild(li);
     });
+    renderSentBack(lastList);
     show($("mine-empty"), ul.children.length === 0);
   }
 
@@ -463,6 +607,45 @@
     return { blob: blob, width: cw, height: ch };
   }
 
+  // The first bytes say what a file is; a phone's "photo" can be a document or cut short.
+  async function headOf(file) {
+    var n = Math.min(file.size, 16);
+    return new Uint8Array(await file.slice(0, n).arrayBuffer());
+  }
+
+  function kindOf(b) {
+    var ascii = String.fromCharCode.apply(null, Array.prototype.slice.call(b, 0, 12));
+    if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return "jpeg";
+    if (ascii.slice(1, 4) === "PNG") return "png";
+    if (ascii.slice(0, 4) === "RIFF" && ascii.slice(8, 12) === "WEBP") return "webp";
+    if (ascii.slice(0, 2) === "BM" || ascii.slice(0, 4) === "II*\0" || ascii.slice(0, 4) === "MM\0*") return "other";
+    if (ascii.slice(4, 8) === "ftyp") return "other";            // HEIC/HEIF: the server decides
+    return null;
+  }
+
+  // A JPEG whose last scan never reaches its end marker was cut off (as the server checks).
+  async function jpegComplete(file) {
+    var d = new Uint8Array(await file.arrayBuffer()), pos = 2, n = d.length;
+    while (pos + 4 <= n) {
+      if (d[pos] !== 0xff) return false;
+      var m = d[pos + 1];
+      if (m === 0xff) { pos += 1; continue; }
+      if (m === 0xd8 || m === 0x01 || (m >= 0xd0 && m <= 0xd7)) { pos += 2; continue; }
+      var len = (d[pos + 2] << 8) | d[pos + 3];
+      if (m === 0xda) {
+        for (var i = pos + 2 + len; i + 1 < n; i++) if (d[i] === 0xff && d[i + 1] === 0xd9) return true;
+        return false;
+      }
+      pos += 2 + len;
+    }
+    return false;
+  }
+
+  function refuseHere(code, tps, race) {
+    show($("size-info"), false);
+    showRefused(new HttpError(0, code, LOCAL[code]), { tps: tps, race: race });
+  }
+
   function extOf(type) {
     return { "image/png": "png", "image/webp": "webp" }[type] || "jpg";
   }
@@ -474,6 +657,9 @@
     var tps = $("tps-select").value, race = $("race-select").value;
     if (!tps || !race) { setStatus("Pilih TPS dan formulir dulu"); return; }
     clearResult();
+    var kind = kindOf(await headOf(file));
+    if (!kind) { refuseHere("not_an_image", tps, race); return; }
+    if (kind === "jpeg" && !(await jpegComplete(file))) { refuseHere("truncated", tps, race); return; }
     setStatus("Memperkecil foto…");
     var out = null;
     try { out = await shrink(file); } catch (e) { out = null; }   // not decodable here: let the server say why
@@ -485,11 +671,12 @@
       : "Ukuran foto: " + fmtBytes(file.size) + " (tidak dapat diperkecil di HP)";
     show(info, true);
     var item = {
-      client_id: uuid(), user: state.user.username, tps: tps, race: race, blob: blob,
+      client_id: uuid(), kind: "photo", user: state.user.username, tps: tps, race: race, blob: blob,
       filename: "foto." + extOf(blob.type), created: Date.now(),
       size_before: file.size, size_after: blob.size
     };
     state.current = item.client_id;
+    state.already = null;
     try { await outbox.put(item); } catch (e) {
       setStatus("Foto tidak dapat disimpan di HP (" + e.message + "); tetap dicoba kirim");
       await outbox.del(item.client_id).catch(function () {});
@@ -615,15 +802,13 @@
     ev.preventDefault();
     var tps = $("tps-select").value, status = $("incident-status");
     if (!tps) { status.textContent = "Pilih TPS dulu."; return; }
-    status.textContent = "Mengirim laporan…";
-    try {
-      await request("POST", "/incidents", { tps: tps, kind: $("incident-kind").value,
-        note: $("incident-note").value });
-      $("incident-note").value = "";
-      status.textContent = "Laporan terkirim untuk " + tpsLabel(tps) + ".";
-    } catch (e) {
-      status.textContent = e.status === 0 ? "Tidak ada sinyal: laporan belum terkirim; coba lagi nanti." : e.message;
-    }
+    var item = { client_id: uuid(), kind: "incident", user: state.user.username, tps: tps,
+      incident: $("incident-kind").value, note: $("incident-note").value, created: Date.now() };
+    try { await outbox.put(item); } catch (e) { /* memory only: still sent below */ }
+    $("incident-note").value = "";
+    status.textContent = navigator.onLine ? "Mengirim laporan…"
+      : "Tidak ada sinyal: laporan disimpan di HP dan dikirim otomatis.";
+    pump();
   }
 
   async function start() {
@@ -633,13 +818,19 @@
     $("race-select").addEventListener("change", onChoice);
     $("photo-input").addEventListener("change", onPhoto);
     $("incident-form").addEventListener("submit", onIncident);
+    Array.prototype.forEach.call($("incident-kind").options, function (o) { KIND_LABEL[o.value] = o.textContent; });
     $("refresh").addEventListener("click", function () { refreshMine(); pump(); });
     $("send-now").addEventListener("click", function () { state.retry = {}; pump(); });
     $("retake").addEventListener("click", function () {
+      var f = state.retakeFor;
+      if (f) { retakeFor(f.tps, f.race); return; }
       clearResult();
       setStatus("");
       $("photo-input").click();
     });
+    if ("serviceWorker" in navigator) {
+      navigator.serviceWorker.register("/m/sw.js", { scope: "/m/" }).catch(function () {});
+    }
     window.addEventListener("online", function () { state.retry = {}; state.netDown = false; pump(); });
     window.addEventListener("offline", function () { refreshPending(); });
     document.addEventListener("visibilitychange", function () { if (!document.hidden) pump(); });

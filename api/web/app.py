@@ -16,12 +16,13 @@ from sipantau.api.domain.errors import TooLarge
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.logs import setup_logging
 from sipantau.api.infra.settings import ServiceSettings
-from sipantau.api.web import errors
+from sipantau.api.web import errors, headers
 from sipantau.api.web.errors import error
 from sipantau.api.web.routes import admin, auth, ops, reports, results, review, submissions
 
 STATIC = Path(__file__).parent.parent / "static"
 PREFIX = "/api/v1"
+FRESH = {"Cache-Control": "no-cache"}  # the page's files: revalidated, so a fix reaches phones
 
 
 class BodyLimit:
@@ -39,20 +40,31 @@ class BodyLimit:
         if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
             await too_big(scope, receive, send)
             return
-        seen = 0
+        seen, over, started = 0, False, False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, over
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
+                    over = True
                     raise TooLarge("kiriman terlalu besar")
             return message
 
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if over:  # the app's own answer to the cut body (e.g. a 400 from the form parser)
+                return
+            started = True
+            await send(message)
+
         try:
-            await self.app(scope, counted, send)
-        except TooLarge:
+            await self.app(scope, counted, guarded)
+        except Exception:
+            if not over:
+                raise
+        if over and not started:
             await too_big(scope, receive, send)
 
 
@@ -75,7 +87,7 @@ def create_app(
         version="1",
         description="Hitung cepat dari foto formulir C.HASIL-KWK dan blanko pemantauan",
         openapi_url=f"{PREFIX}/openapi.json",
-        docs_url=f"{PREFIX}/docs",
+        docs_url=None,  # served below, with its own Content-Security-Policy
         redoc_url=None,
     )
     app.state.ctx = Context.create(settings)
@@ -84,13 +96,11 @@ def create_app(
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next: Any) -> Any:
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        if request.url.path.startswith(PREFIX):
-            response.headers.setdefault("Cache-Control", "no-store")
-        return response
+        return await headers.security_headers(request, call_next, PREFIX)
+
+    @app.get(f"{PREFIX}/docs", include_in_schema=False)
+    def docs() -> Any:
+        return headers.docs_page(f"{PREFIX}/openapi.json", app.title)
 
     for module in (auth, submissions, review, results, reports, admin):
         app.include_router(module.router, prefix=PREFIX)
@@ -99,7 +109,19 @@ def create_app(
 
     @app.get("/m/", include_in_schema=False)
     def monitor_page() -> Any:
-        return FileResponse(STATIC / "monitor.html", media_type="text/html")
+        return FileResponse(STATIC / "monitor.html", media_type="text/html", headers=FRESH)
+
+    @app.get("/m/sw.js", include_in_schema=False)
+    def service_worker() -> Any:
+        """Served from /m/ so that its scope is the monitor page; always revalidated."""
+        headers = FRESH | {"Service-Worker-Allowed": "/m/"}
+        return FileResponse(STATIC / "sw.js", media_type="text/javascript", headers=headers)
+
+    @app.get("/m/manifest.webmanifest", include_in_schema=False)
+    def manifest() -> Any:
+        return FileResponse(
+            STATIC / "manifest.webmanifest", media_type="application/manifest+json", headers=FRESH
+        )
 
     @app.get("/", include_in_schema=False)
     def root() -> Any:

@@ -13,7 +13,8 @@ from sipantau.api.infra.context import Context
 
 
 def context(request: Request) -> Context:
-    return request.app.state.ctx  # type: ignore[no-any-return]
+    ctx: Context = request.app.state.ctx
+    return ctx
 
 
 Ctx = Annotated[Context, Depends(context)]

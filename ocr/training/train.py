@@ -222,10 +222,7 @@ def evaluate(reader: CnnDigitReader, args: argparse.Namespace) -> dict[str, Any]
             extra_fraction=0.15,
         )
         probs = np.concatenate(
-            [
-                reader.predict(crops[i : i + 500])  # type: ignore[index]
-                for i in range(0, len(y), 500)
-            ]
+            [reader.predict(list(crops[i : i + 500])) for i in range(0, len(y), 500)]
         )
         out[name] = metrics(probs, y)
         print(name, json.dumps(out[name]), flush=True)
@@ -299,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         ypc = labels[is_cal]
         if len(ypc) == 0:
             xpc = ypc = None
-        x, y = np.concatenate([x, xp]), np.concatenate([y, yp])  # type: ignore[list-item]
+        x, y = np.concatenate([x, xp]), np.concatenate([y, yp])
         pipe_counts = {
             "pipeline_file_info": json.loads(str(extra["info"])),
             "pipeline_crops_train": int((~is_cal).sum()),

@@ -6,7 +6,6 @@ One `st.metric` per paslon (label: its name from the API, value: "12.345"), read
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import altair as alt
@@ -14,49 +13,59 @@ import streamlit as st
 
 from sipantau.review_ui import board, session
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import now_text
 from sipantau.review_ui.tally_view import (
     LEVEL_BELOW,
-    WIB,
+    NO_DATA,
     Coverage,
     fmt_int,
     fmt_pct,
     missing_frame,
+    not_verified,
     paslon_frame,
     region_frame,
     shares,
+    shown_regions,
     timeline_frame,
 )
 
 REFRESH_S = 60  # automatic refresh; each costs ~5 aggregate API calls
 ALL = ""
+REPORTERS = ("leadership", "admin")
 
 
 def totals(results: dict[str, Any]) -> None:
-    """One metric per paslon (verified votes, share), then what is not counted, apart."""
+    """One metric per paslon (verified votes, share), then what is not counted, apart.
+    Before any TPS is verified there are no votes to show: "belum ada data", never 0."""
     paslon, total = results["paslon"], results["total"]
+    counted = int(total.get("tps_verified") or 0) > 0
     pct = shares(total["votes"])
     for col, name, votes, share in zip(
         st.columns(len(paslon)), paslon, total["votes"], pct, strict=True
     ):
         with col:
-            st.metric(name, fmt_int(votes), border=True)
+            st.metric(name, fmt_int(votes) if counted else NO_DATA, border=True)
             st.caption(f"{fmt_pct(share)} suara paslon")
     a, b, c, d = st.columns(4)
-    a.metric("Suara sah", fmt_int(total["suara_sah"]))
-    b.metric("Suara tidak sah", fmt_int(total["suara_tidak_sah"]))
-    c.metric("Pengguna hak pilih", fmt_int(total["pemilih"]))
+    shown = fmt_int if counted else (lambda _n: NO_DATA)
+    a.metric("Suara sah", shown(total["suara_sah"]))
+    b.metric("Suara tidak sah", shown(total["suara_tidak_sah"]))
+    c.metric("Pengguna hak pilih", shown(total["pemilih"]))
+    waiting = not_verified(total)
     d.metric(
         "TPS belum terverifikasi",
-        fmt_int(results.get("unverified_tps", 0)),
-        help="Formulir yang masih diperiksa: tidak ikut dihitung dalam angka di atas.",
+        fmt_int(waiting),
+        help="Semua TPS yang angkanya belum terverifikasi (belum masuk, masih diperiksa, "
+        "atau harus foto ulang): tidak ikut dihitung dalam angka di atas.",
     )
-    if results.get("unverified_tps"):
+    if waiting:
         st.caption(
-            f"{fmt_int(results['unverified_tps'])} TPS masih diperiksa; angkanya tidak "
-            "dijumlahkan sampai terverifikasi."
+            f"{fmt_int(waiting)} TPS belum terverifikasi, {fmt_int(results.get('unverified_tps'))}"
+            " di antaranya masih diperiksa; angkanya tidak dijumlahkan sampai terverifikasi."
         )
-    frame = paslon_frame(paslon, total["votes"])
-    st.bar_chart(frame, x="Paslon", y="Suara", horizontal=True, height=200)
+    if counted:
+        frame = paslon_frame(paslon, total["votes"])
+        st.bar_chart(frame, x="Paslon", y="Suara", horizontal=True, height=200)
 
 
 def coverage_block(cov: dict[str, Any]) -> None:
@@ -83,7 +92,7 @@ def _choose(label: str, rows: list[dict[str, Any]], key: str) -> str:
     )
 
 
-def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
+def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any] | None) -> None:
     """Kota -> kecamatan -> kelurahan -> TPS: the rows of the deepest level chosen."""
     level, parent, res, cv = "kecamatan", None, results, cov
     left, right = st.columns(2)
@@ -91,28 +100,36 @@ def drill_down(race: str, results: dict[str, Any], cov: dict[str, Any]) -> None:
         kec = _choose("Kecamatan", results["rows"], key=f"dash_kec_{race}")
     if kec:
         level, parent = "kelurahan", kec
-        res = board.try_get("/results", "Rincian wilayah", race=race, level=level, parent=parent)
+        found = board.try_get("/results", "Rincian wilayah", race=race, level=level, parent=parent)
         cv = board.try_get("/coverage", "Cakupan wilayah", race=race, level=level, parent=parent)
-        if res is None:
+        if found is None:
             return
+        res = found
         with right:
             kel = _choose("Kelurahan", res["rows"], key=f"dash_kel_{race}_{kec}")
         if kel:
             level, parent = LEVEL_BELOW[level], kel
-            res = board.try_get(
+            found = board.try_get(
                 "/results", "Rincian wilayah", race=race, level=level, parent=parent
             )
             cv = board.try_get(
                 "/coverage", "Cakupan wilayah", race=race, level=level, parent=parent
             )
-            if res is None:
+            if found is None:
                 return
+            res = found
     sub = res["total"]
     st.caption(
         f"{fmt_int(sub['tps_verified'])} dari {fmt_int(sub['tps_total'])} TPS terverifikasi; "
-        f"{fmt_int(sub['tps_unverified'])} masih diperiksa (tidak dihitung)."
+        f"{fmt_int(not_verified(sub))} belum terverifikasi (tidak dihitung), "
+        f"{fmt_int(sub['tps_unverified'])} di antaranya masih diperiksa."
     )
-    st.dataframe(region_frame(res, cv), hide_index=True)
+    numbers = st.column_config.TextColumn(alignment="right")
+    st.dataframe(
+        shown_regions(region_frame(res, cv), res["paslon"]),
+        hide_index=True,
+        column_config={name: numbers for name in [*res["paslon"], "Suara sah"]},
+    )
 
 
 def arrivals(race: str) -> None:
@@ -180,7 +197,7 @@ def live(race: str) -> None:
     top, button = st.columns([5, 1])
     if button.button("Muat ulang", icon=":material/refresh:", key="dash_refresh"):
         board.forget()
-    top.caption(f"Diperbarui {datetime.now(WIB):%H:%M:%S} WIB · otomatis tiap {REFRESH_S} detik")
+    top.caption(f"Diperbarui {now_text()} · otomatis tiap {REFRESH_S} detik")
     results = board.try_get("/results", "Hasil", REFRESH_S - 1, race=race, level="kecamatan")
     cov = board.try_get("/coverage", "Cakupan", REFRESH_S - 1, race=race, level="kecamatan")
     if results is None or cov is None:
@@ -198,8 +215,32 @@ def live(race: str) -> None:
     exports(race)
 
 
+def report_button() -> None:
+    """Leadership and admin: the "Laporan Hitung Cepat" PDF, built by the API when clicked."""
+    if (session.current_user() or {}).get("role") not in REPORTERS:
+        return
+    api = session.api()  # the download runs on another thread: no session state there
+
+    def fetch() -> bytes:
+        try:
+            return api.raw("/results/report.pdf")
+        except ApiFailure as exc:
+            raise RuntimeError(exc.message) from exc
+
+    st.download_button(
+        "Unduh Laporan Hitung Cepat (PDF)",
+        data=fetch,
+        file_name="laporan-hitung-cepat.pdf",
+        mime="application/pdf",
+        icon=":material/picture_as_pdf:",
+        type="primary",
+        key="dash_report",
+    )
+
+
 st.title("Dasbor hasil hitung cepat")
 st.caption("Hanya angka terverifikasi yang dihitung. Bukan hasil resmi KPU; rahasia.")
+report_button()
 chosen = board.race_picker(key="dash_race")
 if chosen is not None:
     live(chosen[0])

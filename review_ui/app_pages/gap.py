@@ -11,6 +11,7 @@ import streamlit as st
 
 from sipantau.review_ui import board, session
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.gap_view import (
     DIFFERENT,
     SAME,
@@ -20,7 +21,7 @@ from sipantau.review_ui.gap_view import (
     gap_frame,
     highlighted,
 )
-from sipantau.review_ui.tally_view import fmt_int, fmt_signed, to_wib
+from sipantau.review_ui.tally_view import fmt_int, fmt_signed
 
 
 def upload(race: str, paslon: list[str]) -> None:
@@ -96,6 +97,6 @@ if chosen is not None:
     if body is not None and body.get("imported_at") is None:
         st.info("Hasil resmi KPU untuk pemilihan ini belum diimpor.")
     elif body is not None:
-        st.caption(f"Data KPU diimpor {to_wib(body['imported_at']):%d-%m-%Y %H:%M} WIB.")
+        st.caption(f"Data KPU diimpor {wib_text(body['imported_at'])}.")
         totals(body)
         per_tps(body, race)

@@ -7,8 +7,10 @@ from typing import Any
 
 import streamlit as st
 
+from sipantau.review_ui import history_view
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.session import api, show_failure
 
 
@@ -31,8 +33,9 @@ def _pick() -> int | None:
             "Kiriman TPS ini",
             items,
             format_func=lambda s: (
-                f"#{s['id']} · {s['race']} · {logic.STATUS_LABELS.get(s['status'], s['status'])}"
-                f" · {s['created_at'][:19]}"
+                f"#{s['id']} · {logic.race_label(s['race'])}"
+                f" · {logic.STATUS_LABELS.get(s['status'], s['status'])}"
+                f" · {wib_text(s['created_at'])}"
             ),
         )
         return int(chosen["id"])
@@ -41,7 +44,7 @@ def _pick() -> int | None:
 
 def _summary(sub: dict[str, Any]) -> None:
     status = logic.STATUS_LABELS.get(sub["status"], sub["status"])
-    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {sub['race']}")
+    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {logic.race_label(sub['race'])}")
     st.caption(f"{status} · versi {sub['version']} · dikirim {sub['submitted_by']}")
     if sub.get("message"):
         st.write(sub["message"])
@@ -62,9 +65,12 @@ def main() -> None:
         return
     _summary(sub)
     st.markdown("#### Versi angka")
-    st.dataframe(logic.version_changes(history["values"]), hide_index=True, width="stretch")
+    labels = sub.get("labels") or {}
+    versions = history_view.version_changes(history["values"], labels)
+    st.dataframe(versions, hide_index=True, width="stretch")
     st.markdown("#### Kejadian")
-    st.dataframe(logic.event_rows(history["events"]), hide_index=True, width="stretch")
+    events = history_view.event_rows(history["events"], labels)
+    st.dataframe(events, hide_index=True, width="stretch")
 
 
 main()

@@ -8,6 +8,7 @@ import streamlit as st
 
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.session import api, show_failure
 
 ALL = "Semua"
@@ -37,7 +38,7 @@ def _filters() -> tuple[str | None, str | None]:
     return chosen
 
 
-def _table(items: list[dict[str, Any]]) -> None:
+def _table(items: list[dict[str, Any]], races: dict[str, str]) -> None:
     if not items:
         st.info("Tidak ada formulir yang menunggu diperiksa.")
         return
@@ -45,10 +46,10 @@ def _table(items: list[dict[str, Any]]) -> None:
         {
             "#": s["id"],
             "TPS": s["tps"],
-            "pemilihan": s["race"],
-            "diterima": s["created_at"][:19].replace("T", " "),
+            "pemilihan": logic.race_label(s["race"], races),
+            "diterima": wib_text(s["created_at"]),
             "sedang diperiksa": "ya" if s.get("claimed") else "",
-            "alasan": "; ".join(s.get("reasons") or [])[:160],
+            "alasan": "; ".join(map(logic.plain_reason, s.get("reasons") or [])),
         }
         for s in items
     ]
@@ -86,7 +87,7 @@ def main() -> None:
     ):
         _take(kecamatan, race)
     st.caption("Pintasan: Alt+N mengambil formulir berikutnya (terlama lebih dulu).")
-    _table(queue["items"])
+    _table(queue["items"], _choices(st.session_state.get("token", ""))[0])
 
 
 main()

@@ -12,11 +12,13 @@ import streamlit as st
 
 from sipantau.review_ui import review_logic as logic
 from sipantau.review_ui.client import ApiFailure
+from sipantau.review_ui.clock import wib_text
 from sipantau.review_ui.figures import FigureError, draw_boxes
 from sipantau.review_ui.keys import focus_script
 from sipantau.review_ui.session import api, show_failure
 
 APPROVE_KEY, SEND_BACK_KEY, NEXT_KEY = "Ctrl+Enter", "Alt+K", "Alt+N"
+SEND_BACK_HINT = "tulis alasan untuk pemantau (minimal 3 huruf)"
 
 
 def _image(sub_id: int, path: str) -> bytes | None:
@@ -49,18 +51,19 @@ def _take_next(done: str | None = None) -> None:
 
 def _header(sub: dict[str, Any]) -> None:
     status = logic.STATUS_LABELS.get(sub["status"], sub["status"])
-    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {sub['race']}")
-    st.caption(f"{status} · dikirim {sub['submitted_by']} · {sub['created_at'][:19]}")
+    st.subheader(f"Formulir #{sub['id']} · TPS {sub['tps']} · {logic.race_label(sub['race'])}")
+    st.caption(f"{status} · dikirim {sub['submitted_by']} · {wib_text(sub['created_at'])}")
     for flag in sub.get("flags") or []:
         st.warning(flag["message"], icon=":material/flag:")
     if sub["reasons"]:
-        st.markdown("**Alasan ditandai:** " + "; ".join(sub["reasons"]))
+        st.markdown("**Alasan ditandai:** " + "; ".join(map(logic.plain_reason, sub["reasons"])))
 
 
-def _field_row(sub: dict[str, Any], name: str) -> tuple[str, Any]:
-    """Crop, reading, confidence, reasons, suggestion and the input; (typed text, status slot)."""
+def _field_row(sub: dict[str, Any], name: str, number: int) -> tuple[str, Any]:
+    """Crop, reading, confidence, reasons, suggestion and the input; (typed text, status slot).
+    `number` is the one drawn beside the field's box on the page."""
     field = sub["fields"][name]
-    label = logic.label_of(sub["template"], name)
+    label = logic.label_of(sub, name)
     crop, info, entry = st.columns([3, 3, 2], vertical_alignment="center")
     image = _image(sub["id"], f"fields/{name}.png")
     if image:
@@ -68,13 +71,13 @@ def _field_row(sub: dict[str, Any], name: str) -> tuple[str, Any]:
     else:
         crop.caption("potongan tidak tersedia")
     lines = [
-        f"**{label}**",
+        f"**{number}. {label}**",
         f"terbaca **{logic.as_text(field.get('value')) or 'kosong'}**"
-        f" · keyakinan {field.get('confidence', 0):.0%}",
+        f" · keyakinan {logic.fmt_confidence(field.get('confidence'))}",
     ]
     if field.get("suggestion") is not None:
         lines.append(f"saran dari aturan: **{field['suggestion']}**")
-    lines += [f"- {r}" for r in field.get("reasons") or []]
+    lines += [f"- {logic.plain_reason(r)}" for r in field.get("reasons") or []]
     info.markdown("  \n".join(lines))
     current = (sub.get("values") or {}).get(name, field.get("value"))
     text = entry.text_input(
@@ -115,14 +118,16 @@ def _show_check(result: dict[str, Any] | None, slots: dict[str, Any], errors: di
             if verdict["status"] == "ok":
                 slot.markdown(":green[:material/check: cocok]")
             else:
-                rules = sorted({r.split(":")[0][:12] for r in verdict["reasons"]})
-                slot.markdown(f":red[:material/close: {', '.join(rules) or 'periksa'}]")
+                why = "; ".join(dict.fromkeys(map(logic.rule_words, verdict["reasons"])))
+                slot.markdown(f":red[:material/close: {why or 'periksa'}]")
     if result is None:
         return
     if result["ok"]:
         st.success("Semua aturan terpenuhi.", icon=":material/task_alt:")
     else:
-        st.error("Aturan yang masih dilanggar: " + "; ".join(result["reasons"]))
+        st.error(
+            "Aturan yang masih dilanggar: " + "; ".join(map(logic.plain_reason, result["reasons"]))
+        )
 
 
 def _approve(sub: dict[str, Any], values: dict, ok: bool, errors: dict) -> None:
@@ -149,8 +154,20 @@ def _approve(sub: dict[str, Any], values: dict, ok: bool, errors: dict) -> None:
 
 
 def _send_back(sub: dict[str, Any]) -> None:
-    reason = st.text_input("Alasan dikembalikan ke pemantau", key=f"back_{sub['id']}")
-    if st.button("Kembalikan ke pemantau", shortcut=SEND_BACK_KEY, icon=":material/undo:"):
+    """The reason and its button in one form: Alt+K sends what is typed, no Enter needed
+    (outside a form a text input commits only on Enter or blur, so the first Alt+K lost it).
+    `validate` makes the browser take the input's latest text when the form is submitted
+    (without it the last keystrokes before Alt+K could be lost) and says what is missing."""
+    with st.form(f"send_back_{sub['id']}", enter_to_submit=False, border=False):
+        reason = st.text_input(
+            "Alasan dikembalikan ke pemantau",
+            key=f"back_{sub['id']}",
+            validate=(r"\S[\s\S]+\S", SEND_BACK_HINT),
+        )
+        sent = st.form_submit_button(
+            "Kembalikan ke pemantau", shortcut=SEND_BACK_KEY, icon=":material/undo:"
+        )
+    if sent:
         try:
             logic.send_back(api(), sub["id"], reason)
         except ApiFailure as exc:
@@ -169,7 +186,11 @@ def _pictures(sub: dict[str, Any], flagged: list[str]) -> None:
         except FigureError as exc:
             st.warning(str(exc))
         else:
-            st.image(drawn, caption="Halaman diluruskan; merah = perlu diperiksa", width="stretch")
+            st.image(
+                drawn,
+                caption="Halaman diluruskan; merah bernomor = kolom yang perlu diperiksa",
+                width="stretch",
+            )
     with st.expander("Foto asli"):
         photo = _image(sub["id"], "photo")
         if photo:
@@ -199,9 +220,15 @@ def main() -> None:
     flagged = logic.flagged_fields(sub, _live_check(sub, {}))
     left, right = st.columns([3, 2])
     with left:
+        if fixed := logic.machine_corrections(sub):
+            st.info(
+                "Dikoreksi mesin (aturan formulir menentukan angka yang kurang jelas):\n\n"
+                + "\n".join(f"- {line}" for line in fixed),
+                icon=":material/auto_fix_high:",
+            )
         if not flagged:
             st.info("Tidak ada kolom yang ditandai; periksa alasan di atas lalu putuskan.")
-        rows = {name: _field_row(sub, name) for name in flagged}
+        rows = {name: _field_row(sub, name, i) for i, name in enumerate(flagged, 1)}
         values, errors = logic.typed_values({n: text for n, (text, _) in rows.items()})
         result = None if errors else _live_check(sub, values)
         _show_check(result, {n: slot for n, (_, slot) in rows.items()}, errors)
@@ -212,7 +239,7 @@ def main() -> None:
         _send_back(sub)
     with right:
         _pictures(sub, flagged)
-    labels = [logic.label_of(sub["template"], n) for n in flagged]
+    labels = [logic.label_of(sub, n) for n in flagged]
     token = f"{sub['id']}-{st.session_state.get('review_focus_nonce', 0)}"
     st.iframe(focus_script(labels, labels[0] if labels else None, token), height=1)
 

@@ -9,13 +9,15 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from sipantau.api.domain.accounts import create_user, set_tps
-from sipantau.api.domain.auth import ROLES, Principal, hash_password
+from sipantau.api.domain.accounts import create_user, reset, set_tps
+from sipantau.api.domain.auth import ROLES, Principal
 from sipantau.api.domain.directory import election_info, import_election
 from sipantau.api.domain.election import ElectionError, load_election_files
 from sipantau.api.domain.errors import Invalid, TooLarge, invalid, not_found
 from sipantau.api.infra.models import Event, User, UserTps
 from sipantau.api.web.deps import Ctx, role
+from sipantau.api.web.schemas.accounts import AccountOut, AccountsOut, ElectionOut, ImportOut
+from sipantau.api.web.schemas.base import answers
 
 router = APIRouter(tags=["admin"])
 Admin = Annotated[Principal, Depends(role("admin"))]
@@ -39,13 +41,13 @@ class UserPatch(BaseModel):
     tps: list[str] | None = Field(None, max_length=1000)
 
 
-@router.get("/election")
+@router.get("/election", **answers(ElectionOut))
 def election(ctx: Ctx, user: Annotated[Principal, Depends(role(*ROLES))]) -> dict[str, Any]:
     with ctx.reads() as session:
         return election_info(session)
 
 
-@router.post("/admin/election")
+@router.post("/admin/election", **answers(ImportOut))
 async def import_files(
     ctx: Ctx,
     user: Admin,
@@ -79,7 +81,7 @@ def _user_view(u: User, tps: list[str]) -> dict[str, Any]:
     }
 
 
-@router.get("/admin/users")
+@router.get("/admin/users", **answers(AccountsOut))
 def list_users(ctx: Ctx, user: Admin) -> dict[str, Any]:
     with ctx.reads() as session:
         links: dict[int, list[str]] = {}
@@ -89,7 +91,7 @@ def list_users(ctx: Ctx, user: Admin) -> dict[str, Any]:
         return {"items": [_user_view(u, sorted(links.get(u.id, []))) for u in users]}
 
 
-@router.post("/admin/users", status_code=201)
+@router.post("/admin/users", status_code=201, **answers(AccountOut))
 def create(body: UserIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
     with ctx.sessions() as session, session.begin():
         row = create_user(
@@ -98,7 +100,7 @@ def create(body: UserIn, ctx: Ctx, user: Admin) -> dict[str, Any]:
         return _user_view(row, sorted(set(body.tps)))
 
 
-@router.patch("/admin/users/{username}")
+@router.patch("/admin/users/{username}", **answers(AccountOut))
 def update_user(username: str, body: UserPatch, ctx: Ctx, user: Admin) -> dict[str, Any]:
     with ctx.sessions() as session, session.begin():
         row = session.scalar(select(User).where(User.username == username))
@@ -108,10 +110,7 @@ def update_user(username: str, body: UserPatch, ctx: Ctx, user: Admin) -> dict[s
             if body.role not in ROLES:
                 raise invalid(f"peran harus salah satu dari {list(ROLES)}")
             row.role = body.role
-        if body.password is not None:
-            row.password_hash = hash_password(body.password)
-        if body.active is not None:
-            row.active = body.active
+        reset(session, row, body.password, body.active)
         if body.name is not None:
             row.name = body.name
         if body.tps is not None:

@@ -9,8 +9,12 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain import auth
+from sipantau.api.domain.accounts import change_own_password
 from sipantau.api.domain.directory import tps_info
+from sipantau.api.web.client_address import client_address
 from sipantau.api.web.deps import Ctx, User, bearer
+from sipantau.api.web.schemas.accounts import LoginOut, UserOut
+from sipantau.api.web.schemas.base import answers
 
 router = APIRouter(tags=["auth"])
 
@@ -18,6 +22,11 @@ router = APIRouter(tags=["auth"])
 class LoginIn(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=200)
+
+
+class PasswordIn(BaseModel):
+    current_password: str = Field(min_length=1, max_length=200)
+    new_password: str = Field(min_length=8, max_length=200)
 
 
 def user_view(session: Session, principal: auth.Principal) -> dict[str, Any]:
@@ -30,9 +39,9 @@ def user_view(session: Session, principal: auth.Principal) -> dict[str, Any]:
     }
 
 
-@router.post("/auth/login")
+@router.post("/auth/login", **answers(LoginOut))
 def login(body: LoginIn, request: Request, ctx: Ctx) -> dict[str, Any]:
-    ip = request.client.host if request.client else "?"
+    ip = client_address(request, ctx.settings)
     token, expires, principal = auth.login(
         ctx.sessions, ctx.settings, body.username, body.password, ip
     )
@@ -48,7 +57,21 @@ def logout(request: Request, ctx: Ctx, user: User) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me")
+@router.post("/auth/password", status_code=204)
+def change_password(body: PasswordIn, request: Request, ctx: Ctx, user: User) -> Response:
+    """Change one's own password; every other session of the account ends."""
+    change_own_password(
+        ctx,
+        user,
+        body.current_password,
+        body.new_password,
+        keep_token=bearer(request),
+        address=client_address(request, ctx.settings),
+    )
+    return Response(status_code=204)
+
+
+@router.get("/me", **answers(UserOut))
 def me(ctx: Ctx, user: User) -> dict[str, Any]:
     with ctx.reads() as session:
         return user_view(session, user)

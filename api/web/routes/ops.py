@@ -32,6 +32,8 @@ from sipantau.api.infra.logs import log_context
 from sipantau.api.infra.metrics import HttpMetrics, build_registry
 from sipantau.api.infra.metrics_db import connect
 from sipantau.api.web.deps import Ctx
+from sipantau.api.web.schemas.base import answers
+from sipantau.api.web.schemas.results import HealthOut, ReadyOut
 
 router = APIRouter(tags=["ops"])
 access = logging.getLogger("sipantau.access")
@@ -50,17 +52,23 @@ class CheckFailed(Exception):
     code = "not_ready"
 
 
-@router.get(f"{API}/health")
+@router.get(f"{API}/health", **answers(HealthOut))
 def health() -> dict[str, str]:
     """Liveness: the process answers (no I/O)."""
     return {"status": "ok"}
 
 
-@router.get(f"{API}/ready", responses={503: {"description": "a dependency does not answer"}})
+@router.get(
+    f"{API}/ready",
+    responses={503: {"model": ReadyOut, "description": "a dependency does not answer"}},
+    **answers(ReadyOut),
+)
 async def ready(request: Request, ctx: Ctx) -> Any:
     """Readiness: database migrated to head, photo store, and (Celery) the broker answer."""
     runner: Checks = request.app.state.checks
-    checks = {"database": lambda: check_database(ctx.settings.db_url)}
+    checks: dict[str, Callable[[], str | None]] = {
+        "database": lambda: check_database(ctx.settings.db_url)
+    }
     checks["photo_store"] = lambda: check_store(ctx)
     if ctx.settings.job_backend == "celery":
         checks["broker"] = lambda: check_broker(ctx.settings.broker_url)

@@ -7,14 +7,23 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, File, Query, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import forbidden, invalid
+from sipantau.api.domain.errors import conflict, forbidden, invalid
 from sipantau.api.domain.incidents import KINDS, listing, report
 from sipantau.api.domain.official import gap, import_official
 from sipantau.api.domain.tally import timeline
 from sipantau.api.infra.models import Race
 from sipantau.api.web.deps import Ctx, User, role
+from sipantau.api.web.schemas.base import answers
+from sipantau.api.web.schemas.results import (
+    GapOut,
+    IncidentOut,
+    IncidentsOut,
+    OfficialImportOut,
+    TimelineOut,
+)
 
 router = APIRouter(tags=["reports"])
 Staff = Annotated[Principal, Depends(role("reviewer", "leadership", "admin"))]
@@ -26,9 +35,10 @@ class IncidentIn(BaseModel):
     tps: str = Field(min_length=1, max_length=30)
     kind: str = Field(min_length=1, max_length=40)
     note: str = Field("", max_length=1000)
+    client_id: str | None = Field(None, max_length=64)  # the phone's id: a resend is a no-op
 
 
-@router.get("/results/timeline")
+@router.get("/results/timeline", **answers(TimelineOut))
 def get_timeline(
     ctx: Ctx, user: Staff, race: str, bucket_min: Annotated[int, Query(ge=1, le=1440)] = 15
 ) -> dict[str, Any]:
@@ -36,13 +46,13 @@ def get_timeline(
         return timeline(session, race, bucket_min)
 
 
-@router.get("/results/gap")
+@router.get("/results/gap", **answers(GapOut))
 def get_gap(ctx: Ctx, user: Staff, race: str) -> dict[str, Any]:
     with ctx.reads() as session:
         return gap(session, race)
 
 
-@router.post("/admin/official-results")
+@router.post("/admin/official-results", **answers(OfficialImportOut))
 async def upload_official(
     ctx: Ctx, user: Admin, race: str, file: Annotated[UploadFile, File()]
 ) -> dict[str, Any]:
@@ -61,22 +71,27 @@ async def upload_official(
     return {"race": race, "imported": await run_in_threadpool(save)}
 
 
-@router.post("/incidents", status_code=201)
+@router.post("/incidents", status_code=201, **answers(IncidentOut))
 def post_incident(body: IncidentIn, ctx: Ctx, user: User) -> dict[str, Any]:
     if user.role == "leadership":
         raise forbidden("pimpinan hanya dapat melihat laporan")
-    with ctx.sessions() as session, session.begin():
-        row = report(session, user, body.tps, body.kind, body.note)
-        return {
-            "id": row.id,
-            "tps": row.tps_code,
-            "kind": row.kind,
-            "note": row.note,
-            "at": row.at.isoformat(),
-        }
+    for _ in range(2):  # a concurrent resend of the same report: the second finds the first
+        try:
+            with ctx.sessions() as session, session.begin():
+                row = report(session, user, body.tps, body.kind, body.note, body.client_id)
+                return {
+                    "id": row.id,
+                    "tps": row.tps_code,
+                    "kind": row.kind,
+                    "note": row.note,
+                    "at": row.at.isoformat(),
+                }
+        except IntegrityError:
+            continue
+    raise conflict("laporan yang sama sedang dikirim; coba lagi")
 
 
-@router.get("/incidents")
+@router.get("/incidents", **answers(IncidentsOut))
 def get_incidents(
     ctx: Ctx, user: Staff, kecamatan: str | None = None, tps: str | None = None
 ) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictInt
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
@@ -17,7 +17,10 @@ from sipantau.api.domain.rules import ALL_RACES, field_problems, problems
 from sipantau.api.domain.views import latest_values, submission_view, submission_views
 from sipantau.api.infra.models import Event, FormValues, Kelurahan, Submission, Tps, utcnow
 from sipantau.api.web.deps import Ctx, role
+from sipantau.api.web.params import SubId
 from sipantau.api.web.routes.submissions import visible
+from sipantau.api.web.schemas.base import answers
+from sipantau.api.web.schemas.submissions import CheckOut, QueueOut, SubmissionOut
 from sipantau.templates.model import Template
 from sipantau.templates.registry import all_templates
 
@@ -31,13 +34,18 @@ class ClaimIn(BaseModel):
     race: str | None = Field(None, max_length=40)
 
 
+# A JSON integer, nothing coerced into one (`true`, `"12"`, `12.0` are refused: 422); each
+# field's own range is checked against its template (`_template_with`).
+Count = Annotated[StrictInt, Field(ge=0, le=99_999)]
+
+
 class CorrectionIn(BaseModel):
-    values: dict[str, int | None] = Field(min_length=1, max_length=100)
+    values: dict[str, Count | None] = Field(min_length=1, max_length=100)
     reason: str = Field("", max_length=500)
 
 
 class CheckIn(BaseModel):
-    values: dict[str, int | None] = Field(default_factory=dict, max_length=100)
+    values: dict[str, Count | None] = Field(default_factory=dict, max_length=100)
 
 
 class ApproveIn(BaseModel):
@@ -49,7 +57,7 @@ class SendBackIn(BaseModel):
     reason: str = Field(min_length=3, max_length=500)
 
 
-def _queue_query(kecamatan: str | None, race: str | None) -> Select[tuple[Submission]]:
+def _queue_query(kecamatan: str | None, race: str | None) -> Select[Submission]:
     q = select(Submission).where(Submission.status.in_(WAITING))
     if kecamatan:
         q = q.join(Tps, Tps.code == Submission.tps_code).join(
@@ -61,7 +69,7 @@ def _queue_query(kecamatan: str | None, race: str | None) -> Select[tuple[Submis
     return q
 
 
-@router.get("/review/queue")
+@router.get("/review/queue", **answers(QueueOut))
 def queue(
     ctx: Ctx,
     user: Reviewer,
@@ -91,7 +99,11 @@ def queue(
         }
 
 
-@router.post("/review/claim", response_model=None)
+@router.post(
+    "/review/claim",
+    responses={204: {"description": "the queue is empty"}},
+    **answers(SubmissionOut),
+)
 def claim(body: ClaimIn, ctx: Ctx, user: Reviewer) -> dict[str, Any] | Response:
     """The oldest waiting form no one else holds, held for this reviewer for a while."""
     now = utcnow()
@@ -134,14 +146,15 @@ def _template_with(sub: Submission, values: dict[str, int | None]) -> Template:
     unknown = sorted(set(values) - {f.name for f in template.fields})
     if unknown:
         raise invalid(f"kolom tidak dikenal: {', '.join(unknown[:5])}")
-    bad = [k for k, v in values.items() if v is not None and not 0 <= v <= 999]
+    top = {f.name: 1 if f.kind == "tick" else template.max_value for f in template.fields}
+    bad = [f"{k} (0-{top[k]})" for k, v in values.items() if v is not None and not 0 <= v <= top[k]]
     if bad:
-        raise invalid(f"nilai harus 0-999: {', '.join(bad[:5])}")
+        raise invalid(f"nilai di luar batas kolom: {', '.join(bad[:5])}")
     return template
 
 
-@router.post("/submissions/{sub_id}/check")
-def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
+@router.post("/submissions/{sub_id}/check", **answers(CheckOut))
+def check(sub_id: SubId, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """The rules re-checked on the form's values with `values` typed over them; saves nothing."""
     with ctx.reads() as session:
         sub = visible(session, user, sub_id)
@@ -157,14 +170,18 @@ def check(sub_id: int, body: CheckIn, ctx: Ctx, user: Reviewer) -> dict[str, Any
         "ok": not found,
         "reasons": found,
         "fields": {
-            name: {"status": "review" if why else "ok", "reasons": why}
+            name: {
+                "status": "review" if why else "ok",
+                "reasons": [b.message for b in why],
+                "rules": list(dict.fromkeys(b.rule for b in why)),
+            }
             for name, why in per_field.items()
         },
     }
 
 
-@router.post("/submissions/{sub_id}/corrections")
-def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
+@router.post("/submissions/{sub_id}/corrections", **answers(SubmissionOut))
+def correct(sub_id: SubId, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """A new version of the values; the rules are checked again on it."""
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)
@@ -172,6 +189,7 @@ def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[s
         last = latest_values(session, sub.id)
         values = dict(last.values) if last else {}
         changed = {k: v for k, v in body.values.items() if values.get(k) != v}
+        before = {k: values.get(k) for k in changed}
         values.update(body.values)
         tps = session.get(Tps, sub.tps_code)
         assert tps is not None
@@ -194,7 +212,7 @@ def correct(sub_id: int, body: CorrectionIn, ctx: Ctx, user: Reviewer) -> dict[s
                 submission_id=sub.id,
                 actor_id=user.id,
                 kind="corrected",
-                detail={"changed": changed, "reason": body.reason},
+                detail={"changed": changed, "before": before, "reason": body.reason},
             )
         )
         session.flush()
@@ -212,8 +230,8 @@ def _decide(
     session.add(Event(submission_id=sub.id, actor_id=user.id, kind=kind, detail=detail))
 
 
-@router.post("/submissions/{sub_id}/approve")
-def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
+@router.post("/submissions/{sub_id}/approve", **answers(SubmissionOut))
+def approve(sub_id: SubId, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """Verify the form: from now on its numbers count."""
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)
@@ -238,8 +256,8 @@ def approve(sub_id: int, body: ApproveIn, ctx: Ctx, user: Reviewer) -> dict[str,
         return submission_view(session, sub)
 
 
-@router.post("/submissions/{sub_id}/send-back")
-def send_back(sub_id: int, body: SendBackIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
+@router.post("/submissions/{sub_id}/send-back", **answers(SubmissionOut))
+def send_back(sub_id: SubId, body: SendBackIn, ctx: Ctx, user: Reviewer) -> dict[str, Any]:
     """Ask the monitor for a new photo, with the reason."""
     with ctx.sessions() as session, session.begin():
         sub = _editable(session, user, sub_id)

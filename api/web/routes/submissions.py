@@ -8,20 +8,25 @@ from typing import Annotated, Any
 
 import cv2
 import numpy as np
-from fastapi import APIRouter, Depends, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, File, Form, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipantau.api.domain.auth import Principal
-from sipantau.api.domain.errors import Internal, TooLarge, forbidden, not_found
+from sipantau.api.domain.errors import Internal, TooLarge, conflict, forbidden, not_found
 from sipantau.api.domain.intake import accept
+from sipantau.api.domain.outcome import WITHDRAWABLE, withdraw
 from sipantau.api.domain.views import latest_reading, submission_view, submission_views
 from sipantau.api.infra.context import Context
 from sipantau.api.infra.models import Event, FormValues, Submission
 from sipantau.api.infra.models import User as UserRow
-from sipantau.api.infra.storage import PhotoMissing
+from sipantau.api.infra.storage import PhotoMissing, media_type
 from sipantau.api.web.deps import Ctx, User, role
+from sipantau.api.web.params import Offset, SubId
+from sipantau.api.web.schemas.base import answers, binary
+from sipantau.api.web.schemas.submissions import HistoryOut, SubmissionOut, SubmissionsOut
 
 router = APIRouter(tags=["submissions"])
 Uploader = Annotated[Principal, Depends(role("monitor", "admin"))]
@@ -53,7 +58,7 @@ async def _wait_view(ctx: Context, user: Principal, sub_id: int, wait: float) ->
     return view
 
 
-@router.post("/submissions", status_code=201)
+@router.post("/submissions", status_code=201, **answers(SubmissionOut))
 async def upload(
     ctx: Ctx,
     user: Uploader,
@@ -75,14 +80,38 @@ async def upload(
     return await _wait_view(ctx, user, done.submission_id, wait)
 
 
-@router.get("/submissions/{sub_id}")
+class WithdrawIn(BaseModel):
+    reason: str = Field("", max_length=500)
+
+
+@router.post("/submissions/{sub_id}/withdraw", **answers(SubmissionOut))
+def withdraw_upload(
+    sub_id: SubId,
+    ctx: Ctx,
+    user: Uploader,
+    body: Annotated[WithdrawIn | None, Body()] = None,
+) -> dict[str, Any]:
+    """The sender takes an upload back (a wrong photo): it no longer counts; history keeps it."""
+    with ctx.sessions() as session, session.begin():
+        sub = visible(session, user, sub_id)
+        session.refresh(sub, with_for_update=True)
+        if sub.submitted_by != user.id:
+            raise forbidden("hanya pengirim yang dapat menarik kirimannya")
+        if sub.status not in WITHDRAWABLE:
+            raise conflict(f"kiriman berstatus {sub.status} tidak dapat ditarik")
+        withdraw(session, sub, user.id, (body.reason if body else "").strip())
+        session.flush()
+        return submission_view(session, sub)
+
+
+@router.get("/submissions/{sub_id}", **answers(SubmissionOut))
 async def get_submission(
-    sub_id: int, ctx: Ctx, user: User, wait: Annotated[float, Query(ge=0, le=20)] = 0
+    sub_id: SubId, ctx: Ctx, user: User, wait: Annotated[float, Query(ge=0, le=20)] = 0
 ) -> dict[str, Any]:
     return await _wait_view(ctx, user, sub_id, wait)
 
 
-@router.get("/submissions")
+@router.get("/submissions", **answers(SubmissionsOut))
 def list_submissions(
     ctx: Ctx,
     user: User,
@@ -90,7 +119,7 @@ def list_submissions(
     race: str | None = None,
     status: str | None = None,
     limit: Annotated[int, Query(ge=1, le=5000)] = 200,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     with ctx.reads() as session:
         q = select(Submission).order_by(Submission.id.desc())
@@ -106,16 +135,19 @@ def list_submissions(
         return {"items": submission_views(session, subs)}
 
 
-@router.get("/submissions/{sub_id}/photo")
-def original_photo(sub_id: int, ctx: Ctx, user: User) -> Response:
+@router.get(
+    "/submissions/{sub_id}/photo",
+    **binary("image/jpeg", "image/png", "image/webp", "image/tiff", "image/bmp"),
+)
+def original_photo(sub_id: SubId, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         sub = visible(session, user, sub_id)
         if user.role == "monitor" and sub.submitted_by != user.id:
             raise forbidden("hanya pengirim yang dapat mengunduh fotonya")
         sha = sub.photo_sha
     data = ctx.store.get(sha)
-    kind = "image/png" if data[:4] == b"\x89PNG" else "image/jpeg"
-    return Response(data, media_type=kind, headers={"Cache-Control": "private, max-age=86400"})
+    headers = {"Cache-Control": "private, max-age=86400"}
+    return Response(data, media_type=media_type(data), headers=headers)
 
 
 def _page(ctx: Context, sub_id: int) -> bytes:
@@ -125,15 +157,15 @@ def _page(ctx: Context, sub_id: int) -> bytes:
         raise not_found("halaman yang diluruskan (foto belum atau tidak terbaca)") from None
 
 
-@router.get("/submissions/{sub_id}/page.jpg")
-def aligned_page(sub_id: int, ctx: Ctx, user: User) -> Response:
+@router.get("/submissions/{sub_id}/page.jpg", **binary("image/jpeg"))
+def aligned_page(sub_id: SubId, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
     return Response(_page(ctx, sub_id), media_type="image/jpeg")
 
 
-@router.get("/submissions/{sub_id}/fields/{name}.png")
-def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
+@router.get("/submissions/{sub_id}/fields/{name}.png", **binary("image/png"))
+def field_crop(sub_id: SubId, name: str, ctx: Ctx, user: User) -> Response:
     with ctx.reads() as session:
         visible(session, user, sub_id)
         reading = latest_reading(session, sub_id)
@@ -150,8 +182,8 @@ def field_crop(sub_id: int, name: str, ctx: Ctx, user: User) -> Response:
     return Response(buf.tobytes(), media_type="image/png")
 
 
-@router.get("/submissions/{sub_id}/history")
-def history(sub_id: int, ctx: Ctx, user: User) -> dict[str, Any]:
+@router.get("/submissions/{sub_id}/history", **answers(HistoryOut))
+def history(sub_id: SubId, ctx: Ctx, user: User) -> dict[str, Any]:
     with ctx.reads() as session:
         visible(session, user, sub_id)
         names = dict(session.execute(select(UserRow.id, UserRow.username)).tuples().all())

@@ -1,0 +1,183 @@
+"""Which way up a corner-mark page lies, from evidence handwriting cannot fake: the QR code where
+the template prints it, else the printed title (tesseract); similarity to the blank form only as
+a last resort, and a page no evidence settles is rejected, never read turned."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from sipantau.ocr.settings import LocateSettings
+from sipantau.ocr.types import GrayImage, Homography, Page
+from sipantau.templates.model import Template
+
+QR_PX_PER_UNIT = 6.0  # the QR region is inspected at this many px per template unit (mm)
+QR_MARGIN = 0.4  # of the QR side, around where it is printed
+TITLE_PX_PER_UNIT = 6.0  # cap height 4.2 mm -> 25 px: what tesseract reads best
+Found = tuple[Homography, str, str | None]  # photo -> units, evidence, QR payload
+
+
+def turns(quad: np.ndarray, template: Template) -> list[Homography]:
+    """The four ways to pair the marks' quad with the template's corners (photo -> units)."""
+    units = np.array(template.locator.corners, np.float64)
+    out = []
+    for r in range(4):
+        H, _ = cv2.findHomography(np.roll(quad, -r, axis=0), units, 0)
+        out.append(H if H is not None else np.full((3, 3), np.nan))
+    return out
+
+
+def crop_matrix(rect: tuple[float, ...], k: float) -> np.ndarray:
+    """Template units -> pixels of a crop of `rect` (x, y, w, h) at `k` px per unit."""
+    x, y = rect[0], rect[1]
+    return np.array([[k, 0, -x * k], [0, k, -y * k], [0, 0, 1]], np.float64)
+
+
+def _crop(photo: GrayImage, H: Homography, rect: tuple[float, ...], k: float) -> np.ndarray:
+    """The template-unit rectangle `rect` (x, y, w, h) of the page, as the photo shows it."""
+    x, y, w, h = rect
+    M = crop_matrix(rect, k) @ H
+    size = (int(round(w * k)), int(round(h * k)))
+    return cv2.warpPerspective(photo, M, size, flags=cv2.INTER_LINEAR, borderValue=255)
+
+
+def _qr_region(template: Template) -> tuple[float, float, float, float]:
+    x, y, w, h = template.qr or (0, 0, 0, 0)
+    m = QR_MARGIN * max(w, h)
+    return x - m, y - m, w + 2 * m, h + 2 * m
+
+
+def _qr_found(crop: np.ndarray, side_px: float) -> bool:
+    """A QR code's three finder patterns near the middle of the crop, about the printed size."""
+    try:
+        ok, pts = cv2.QRCodeDetector().detect(crop)
+    except cv2.error:
+        return False
+    if not ok or pts is None:
+        return False
+    pts = pts.reshape(-1, 2)
+    centre = np.array(crop.shape[::-1], np.float64) / 2
+    size = float(np.sqrt(abs(cv2.contourArea(pts.astype(np.float32)))))
+    near = np.linalg.norm(pts.mean(axis=0) - centre) < 0.25 * side_px
+    return bool(near and 0.6 * side_px < size < 1.5 * side_px)
+
+
+def _qr_text(crop: np.ndarray) -> str | None:
+    big = cv2.resize(crop, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
+    sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 3), -1.0, 0)
+    for img in (crop, sharp):
+        for det in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+            try:
+                text = det.detectAndDecode(img)[0]
+            except cv2.error:
+                continue
+            if text:
+                return str(text)
+    return None
+
+
+def by_qr(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found | None:
+    """The one turn that shows a QR code where the template prints it (and its payload)."""
+    if template.qr is None:
+        return None
+    region = _qr_region(template)
+    side = QR_PX_PER_UNIT * max(template.qr[2], template.qr[3])
+    crops = [_crop(photo, H, region, QR_PX_PER_UNIT) if np.isfinite(H).all() else None for H in Hs]
+    hits = [r for r, c in enumerate(crops) if c is not None and _qr_found(c, side)]
+    texts = {r: _qr_text(crops[r]) for r in hits}  # type: ignore[arg-type]
+    decoded = [r for r in hits if texts[r]]
+    if len(decoded) == 1:
+        return Hs[decoded[0]], "qr", texts[decoded[0]]
+    if len(hits) == 1 and not decoded:
+        return Hs[hits[0]], "qr", None  # finder patterns without a readable payload
+    return None
+
+
+def _title_region(template: Template) -> tuple[tuple[float, ...], str] | None:
+    titles = [t for t in template.texts if t.role == "title"]
+    if not titles:
+        return None
+    t = titles[0]
+    width = len(t.text) * t.size * 0.95 + 4 * t.size
+    x0 = {"left": t.x, "center": t.x - width / 2, "right": t.x - width}[t.align] - 2 * t.size
+    return (x0, t.y - 2.2 * t.size, width + 2 * t.size, 3.2 * t.size), t.text
+
+
+def _inside(photo: GrayImage, H: Homography, rect: tuple[float, ...]) -> bool:
+    """Whether the page-unit rectangle lies in the photo (else there is no title to read)."""
+    x, y, w, h = rect
+    pts = np.array([[[x, y], [x + w, y], [x + w, y + h], [x, y + h]]], np.float64)
+    try:
+        q = cv2.perspectiveTransform(pts, np.linalg.inv(H))[0]
+    except np.linalg.LinAlgError:
+        return False
+    ph, pw = photo.shape[:2]
+    return bool(
+        (q[:, 0] >= 0).all()
+        and (q[:, 0] < pw).all()
+        and (q[:, 1] >= 0).all()
+        and (q[:, 1] < ph).all()
+    )
+
+
+def _has_print(crop: np.ndarray) -> bool:
+    """Some dark print on paper (a line of text), not a blank or a solid area."""
+    dark = float((crop < 0.6 * np.median(crop)).mean())
+    return 0.02 < dark < 0.5
+
+
+def by_title(
+    photo: GrayImage, template: Template, Hs: list[Homography], order: list[int]
+) -> Found | None:
+    """The turn whose title region reads as the template's title (tesseract, one line; a call
+    costs ~0.3 s, so only the turn most like the blank form, `order[0]`, is read: in another
+    turn that region shows table or handwriting, never this title)."""
+    from sipantau.ocr.identify import MIN_TITLE_SCORE, ocr_line, title_score
+
+    spec = _title_region(template)
+    if spec is None:
+        return None
+    region, title = spec
+    H = Hs[order[0]]
+    if not np.isfinite(H).all() or not _inside(photo, H, region):
+        return None
+    crop = _crop(photo, H, region, TITLE_PX_PER_UNIT)
+    if _has_print(crop) and title_score(title, ocr_line(crop)) >= MIN_TITLE_SCORE:
+        return H, "title", None
+    return None
+
+
+def orient(
+    photo: GrayImage,
+    template: Template,
+    quad: np.ndarray,
+    settings: LocateSettings,
+    use_title: bool = True,
+) -> Found | str:
+    """The page's turn and the evidence for it, or why no evidence settles it."""
+    from sipantau.ocr.locate_similar import by_similarity, similarities
+
+    Hs = turns(quad, template)
+    found = by_qr(photo, template, Hs)
+    if found:
+        return found
+    scores = similarities(photo, template, Hs)
+    order = [int(r) for r in np.argsort(scores)[::-1]]
+    found = by_title(photo, template, Hs, order) if use_title else None
+    return found or by_similarity(scores, Hs, settings)
+
+
+def title_on_page(page: Page, template: Template) -> str | None:
+    """Tesseract on the title region of the canonical page (None when it has no title)."""
+    from sipantau.ocr.identify import ocr_line
+
+    spec = _title_region(template)
+    if spec is None:
+        return None
+    x, y, w, h = (v * page.scale for v in spec[0])
+    ih, iw = page.image.shape[:2]
+    crop = page.image[max(0, int(y)) : min(ih, int(y + h)), max(0, int(x)) : min(iw, int(x + w))]
+    if crop.size == 0:
+        return None
+    f = TITLE_PX_PER_UNIT / page.scale
+    return ocr_line(cv2.resize(crop, None, fx=f, fy=f, interpolation=cv2.INTER_AREA))

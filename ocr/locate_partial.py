@@ -1,0 +1,264 @@
+"""A corner-mark frame from three L marks (the fourth out of the photo, or lost to glare or a
+finger) or two (the other two out of the photo): the missing corners are completed from the
+marks' arms and the template's proportions; such a frame is then refined on the printed lines."""
+
+from __future__ import annotations
+
+import itertools
+
+import cv2
+import numpy as np
+
+from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.locate_align import Alignment, alignment, line_image, refine_ecc
+from sipantau.ocr.locate_features import handwriting_mask
+from sipantau.ocr.locate_marks import Mark, fits_frame, order_clockwise
+from sipantau.ocr.types import GrayImage, Homography
+from sipantau.templates.model import Template
+
+
+def _outside(p: np.ndarray, size: tuple[float, float]) -> bool:
+    h, w = size
+    return not (0 <= p[0] < w and 0 <= p[1] < h)
+
+
+Found = list[tuple[float, np.ndarray, np.ndarray]]  # area, quad, which corners are real marks
+
+
+def _checked(marks: list[Mark], quad: np.ndarray, rel: np.ndarray, out: Found) -> None:
+    """Append the quad (clockwise) when its marks and ghosts fit the frame one way round."""
+    idx = tuple(range(4))
+    order = order_clockwise(idx, quad)
+    q, mk = quad[order], [marks[i] for i in order]
+    if any(fits_frame(mk, q, np.roll(rel, s, axis=0)) for s in (0, 1)):
+        real = np.array([m.fit > 0 for m in mk])
+        out.append((float(cv2.contourArea(q.astype(np.float32))), q, real))
+
+
+def _ghost(at: np.ndarray, towards: list[np.ndarray], arm_len: float) -> Mark:
+    arms = np.array([(t - at) / (np.linalg.norm(t - at) + 1e-9) for t in towards])
+    return Mark(at, arms, arm_len, 0.0)
+
+
+def _other_arm(m: Mark, towards: np.ndarray) -> np.ndarray:
+    """The arm of `m` that does not run towards the point `towards`."""
+    e = (towards - m.corner) / (np.linalg.norm(towards - m.corner) + 1e-9)
+    return m.arms[int(np.argmin(np.abs(m.arms @ e)))]
+
+
+def _meet(p: np.ndarray, u: np.ndarray, q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """Where the lines p + t u and q + s v cross (None when about parallel)."""
+    A = np.array([u, -v]).T
+    if abs(np.linalg.det(A)) < 0.05:
+        return None
+    t = np.linalg.solve(A, q - p)[0]
+    return p + t * u
+
+
+def three_marks(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> Found:
+    """Three marks around a corner b; the fourth where the free arms of a and c meet (lines stay
+    lines in perspective), else a + c - b."""
+    out: Found = []
+    mutual = _mutual(marks, pts)
+    for j in range(len(marks)):  # b: the corner mark, pointing at a and c, and they at it
+        for i, k in itertools.combinations(np.flatnonzero(mutual[j]), 2):
+            _three(marks, pts, rel, int(i), j, int(k), out)
+    return out
+
+
+def _three(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, i: int, j: int, k: int, out: Found
+) -> None:
+    a, b, c = pts[i], pts[j], pts[k]
+    d = _meet(a, _other_arm(marks[i], b), c, _other_arm(marks[k], b))
+    if d is None:
+        d = a + c - b
+    ghost = _ghost(d, [a, c], marks[j].arm_len)
+    _checked([marks[i], marks[j], marks[k], ghost], np.array([a, b, c, d]), rel, out)
+
+
+def _mutual(marks: list[Mark], pts: np.ndarray) -> np.ndarray:
+    from sipantau.ocr.locate_marks import pointing
+
+    P = pointing(marks, pts)
+    return P & P.T
+
+
+def two_marks(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> Found:
+    """Two marks of one edge; their other arms run along the sides, as long as the template's
+    proportions make them (either edge: the page's width or its height); at least one of the
+    two corners so found lies outside the photo."""
+    w_over_h = rel[1, 0] / rel[0, 0]  # (a/h) / (a/w): the frame's width / height
+    out: Found = []
+    mutual = _mutual(marks, pts)
+    for i, j in itertools.combinations(range(len(marks)), 2):
+        if not mutual[i, j]:
+            continue  # the marks of one edge point at each other
+        a, b = pts[i], pts[j]
+        edge = b - a
+        length = float(np.linalg.norm(edge))
+        if length < 1e-6:
+            continue
+        side = []
+        for m in (marks[i], marks[j]):
+            along = np.abs(m.arms @ (edge / length))
+            side.append(m.arms[int(np.argmin(along))])
+        if side[0] @ side[1] < 0.9:
+            continue  # both other arms run the same way, along the page's sides
+        for ratio in (1 / w_over_h, w_over_h):
+            d, c = a + side[0] * length * ratio, b + side[1] * length * ratio
+            if _outside(c, size) or _outside(d, size):
+                ghosts = [_ghost(c, [b, d], marks[j].arm_len), _ghost(d, [c, a], marks[i].arm_len)]
+                _checked([marks[i], marks[j], *ghosts], np.array([a, b, c, d]), rel, out)
+    return out
+
+
+def partial_frames(
+    marks: list[Mark], pts: np.ndarray, rel: np.ndarray, size: tuple[float, float]
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Frames from three marks, else two, largest first (reduced-copy pixels), each with which
+    of its corners are marks found (the others completed)."""
+    found = three_marks(marks, pts, rel, size) or two_marks(marks, pts, rel, size)
+    found.sort(key=lambda q: -q[0])
+    return [(q, real) for _, q, real in found[:2]]
+
+
+def _ideal_mark(corner: int, k: float, arm: float, pad: int) -> np.ndarray:
+    """The printed L for page corner `corner` (clockwise from top-left), dark on paper, with
+    `pad` px of paper around it; its outer corner at (pad, pad) before the flips."""
+    a, t = int(round(arm * k)), max(2, int(round(0.38 * arm * k)))
+    img = np.full((a + 2 * pad, a + 2 * pad), 255, np.uint8)
+    img[pad : pad + t, pad : pad + a] = 0
+    img[pad : pad + a, pad : pad + t] = 0
+    if corner in (1, 2):
+        img = img[:, ::-1]
+    if corner in (2, 3):
+        img = img[::-1]
+    return np.ascontiguousarray(img)
+
+
+ECC_PX_PER_UNIT = 3.0  # the blank form's print is aligned at this many px per unit (mm)
+_BLANKS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _blank_lines(template: Template) -> tuple[np.ndarray, np.ndarray]:
+    """The blank form's printed lines at ECC scale, and where they count (not the boxes, where
+    handwriting goes; not the QR code, which differs per TPS), cached per template."""
+    if template.id not in _BLANKS:
+        from sipantau.templates.render import render
+
+        k = ECC_PX_PER_UNIT
+        img = cv2.cvtColor(render(template, dpi=k * 25.4).image, cv2.COLOR_BGR2GRAY)
+        size = (int(round(template.page.width * k)), int(round(template.page.height * k)))
+        img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
+        boxes = [[v * k for v in b] for f in template.fields for b in f.boxes]
+        if template.qr:
+            boxes.append([v * k for v in template.qr])
+        mask = handwriting_mask(size, boxes, 0.4)
+        _BLANKS[template.id] = (line_image(img), mask)
+    return _BLANKS[template.id]
+
+
+MIN_NCC, MIN_PEAK = 0.2, 0.3  # as for registered forms (FeatureSettings)
+
+
+def refine_on_print(
+    photo: GrayImage, template: Template, H: Homography
+) -> tuple[Homography, Alignment] | None:
+    """A frame completed from fewer than four marks is approximate: refine it by ECC on the
+    blank form's printed lines; None when the lines do not measurably align."""
+    lines, mask = _blank_lines(template)
+    k = ECC_PX_PER_UNIT
+    K = np.diag([k, k, 1.0])
+    S = K @ H
+    size = lines.shape[::-1]
+    warped = cv2.warpPerspective(photo, S, size, flags=cv2.INTER_AREA, borderValue=255)
+    inside = cv2.warpPerspective(np.full(photo.shape, 255, np.uint8), S, size, borderValue=0)
+    valid = cv2.bitwise_and(cv2.erode(inside, np.ones((7, 7), np.uint8)), mask)
+    wl = line_image(warped)
+    # coarse to fine: most iterations at half size (a quarter of the pixels), a few at full
+    half = np.diag([0.5, 0.5, 1.0])
+    small = [cv2.resize(x, None, fx=0.5, fy=0.5, interpolation=cv2.INTER_AREA) for x in (lines, wl)]
+    v_small = cv2.resize(valid, small[0].shape[::-1], interpolation=cv2.INTER_NEAREST)
+    W0 = refine_ecc(small[0], small[1], v_small, iterations=15)
+    start = np.eye(3) if W0 is None else np.linalg.inv(half) @ W0 @ half
+    W = refine_ecc(lines, wl, valid, iterations=5, start=start)
+    if W is None:
+        return None
+    H2 = np.linalg.inv(K) @ np.linalg.inv(W) @ S
+    warped = cv2.warpPerspective(photo, K @ H2, size, flags=cv2.INTER_AREA, borderValue=255)
+    a = alignment(lines, line_image(warped), valid)
+    if a.correlation < MIN_NCC or a.peak < MIN_PEAK:
+        return None
+    return H2, a
+
+
+PHOTO_SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
+
+
+def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoRejected:
+    """The page runs out of the photo and cannot be read: say on which side of the photo (a
+    frame wholly in the photo is no cut-off page: then the form is not found)."""
+    from sipantau.ocr.locate import NOT_FOUND
+
+    h, w = photo.shape[:2]
+    beyond = {
+        "left": -min(quad[:, 0].min(), 0),
+        "right": max(quad[:, 0].max() - w, 0),
+        "top": -min(quad[:, 1].min(), 0),
+        "bottom": max(quad[:, 1].max() - h, 0),
+    }
+    side = max(beyond, key=lambda k: beyond[k])
+    if beyond[side] <= 0:
+        return PhotoRejected(*NOT_FOUND, detail=f"marks missing inside the photo: {detail}")
+    return PhotoRejected(
+        "cut_off",
+        f"formulir terpotong di sisi {PHOTO_SIDES[side]} foto; foto ulang dengan seluruh "
+        "halaman di dalam bingkai",
+        detail=f"photo {side}: {detail}",
+    )
+
+
+def _all_inside(pts: np.ndarray, shape: tuple[int, ...], margin: float = 2.0) -> bool:
+    h, w = shape[:2]
+    x, y = pts[:, 0], pts[:, 1]
+    return bool(((x >= margin) & (x < w - margin) & (y >= margin) & (y < h - margin)).all())
+
+
+def find_ghosts(
+    photo: GrayImage, template: Template, H: Homography, quad: np.ndarray, real: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Look for each completed corner's mark where the frame (turned) puts it, in a rectified
+    crop, by its printed shape (normalised correlation >= 0.6); a mark lost to the background
+    or a blur is found this way, one outside the photo is not."""
+    k, a = 4.0, template.locator.mark_size
+    corners = np.array(template.locator.corners, np.float64)
+    quad, real = quad.copy(), real.copy()
+    in_units = cv2.perspectiveTransform(quad[None].astype(np.float64), H)[0]
+    for i in np.flatnonzero(~real):
+        c = int(np.argmin(np.linalg.norm(corners - in_units[i], axis=1)))
+        cx, cy = corners[c]
+        r = 6 * a  # the completed corner can be off by a few arm lengths
+        rect = (cx - r, cy - r, 2 * r, 2 * r)
+        M = np.array([[k, 0, -rect[0] * k], [0, k, -rect[1] * k], [0, 0, 1]]) @ H
+        side = int(round(2 * r * k))
+        crop = cv2.warpPerspective(photo, M, (side, side), flags=cv2.INTER_LINEAR, borderValue=255)
+        pad = 6
+        ideal = _ideal_mark(c, k, a, pad)
+        score = cv2.matchTemplate(crop, ideal, cv2.TM_CCOEFF_NORMED)
+        _, best, _, (bx, by) = cv2.minMaxLoc(score)
+        if best < 0.6:
+            continue
+        n = ideal.shape[0] - 1
+        box = np.array([[[bx, by], [bx + n, by], [bx + n, by + n], [bx, by + n]]], np.float64)
+        if not _all_inside(cv2.perspectiveTransform(box, np.linalg.inv(M))[0], photo.shape):
+            continue  # a 'mark' at the photo's edge is the edge
+        ox, oy = (pad if c in (0, 3) else n - pad), (pad if c in (0, 1) else n - pad)
+        p = np.array([[[bx + ox, by + oy]]], np.float64)
+        quad[i] = cv2.perspectiveTransform(p, np.linalg.inv(M))[0, 0]
+        real[i] = True
+    return quad, real

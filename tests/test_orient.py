@@ -1,0 +1,227 @@
+"""Corner-mark pages: turned and upside-down pages full of handwriting, the QR code and the title
+as the evidence of the turn, another form's photo, and cut-off pages (the side named)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from sipantau.ocr.decode import decode
+from sipantau.ocr.digits import CnnDigitReader
+from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.locate import locate, photo_points
+from sipantau.ocr.locate_marks import find_marks, mark_quads
+from sipantau.ocr.pipeline import Reader
+from sipantau.ocr.settings import LocateSettings
+from sipantau.templates.registry import all_templates, get_template
+from sipantau.templates.render import render
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+WALIKOTA = "c-hasil-kwk-walikota"
+PHOTO = "c-hasil-kwk-walikota-0001-careful.jpg"
+TURNS = {1: cv2.ROTATE_90_CLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_COUNTERCLOCKWISE}
+
+
+@cache
+def _truth(name: str) -> dict:
+    photos = json.loads((SAMPLES / "truth.json").read_text(encoding="utf-8"))["photos"]
+    return next(p for p in photos if p["photo"] == name)
+
+
+def _gray(name: str) -> np.ndarray:
+    return decode((SAMPLES / name).read_bytes()).image
+
+
+def _turn(img: np.ndarray, quarter: int) -> np.ndarray:
+    return img if quarter == 0 else cv2.rotate(img, TURNS[quarter])
+
+
+def _jpeg(img: np.ndarray) -> bytes:
+    return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+
+
+def _unturn(pts: np.ndarray, quarter: int, shape: tuple[int, ...]) -> np.ndarray:
+    """Points of the photo turned by `quarter` x 90 degrees clockwise, in the upright photo."""
+    h, w = shape[:2]
+    u, v = pts[:, 0], pts[:, 1]
+    return {
+        0: np.c_[u, v],
+        1: np.c_[v, h - 1 - u],
+        2: np.c_[w - 1 - u, h - 1 - v],
+        3: np.c_[w - 1 - v, u],
+    }[quarter]
+
+
+def _same_page(page, page0, quarter: int, shape: tuple[int, ...], tol: float = 0.01) -> bool:
+    """The page's corners, found in the turned photo, are the upright page's (same order)."""
+    q = _unturn(page.photo_quad.astype(np.float64), quarter, shape)
+    q0 = page0.photo_quad.astype(np.float64)
+    width = np.linalg.norm(q0[1] - q0[0])
+    return bool(np.linalg.norm(q - q0, axis=1).max() < tol * width)
+
+
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader(all_templates(), CnnDigitReader())
+
+
+@pytest.fixture(scope="module")
+def upright():
+    t = get_template(WALIKOTA)
+    img = _gray(PHOTO)
+    return t, img, locate(img, t)
+
+
+@pytest.mark.parametrize("quarter", [1, 2, 3])
+def test_turned_page_full_of_handwriting_is_read_upright(reader, upright, quarter):
+    """The photo turned by 90, 180, 270 degrees: the QR code settles the turn, the page comes out
+    the same as from the upright photo, and the reader gets the same values."""
+    t, img, page0 = upright
+    turned = _turn(img, quarter)
+    page = locate(turned, t)
+    assert page.method == "corner_marks/qr"
+    assert page.identity and WALIKOTA in page.identity
+    assert _same_page(page, page0, quarter, img.shape)
+    r0 = reader.read(_jpeg(img), "upright", WALIKOTA)
+    r = reader.read(_jpeg(turned), "turned", WALIKOTA)
+    assert r.status != "rejected" and r0.status != "rejected"
+    assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in r0.fields.items()}
+
+
+def _blot(img: np.ndarray, page, rect: list[float]) -> np.ndarray:
+    """The photo with the page-unit rectangle `rect` painted over with paper."""
+    x, y, w, h = rect
+    pts = photo_points(page, np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], float))
+    out = img.copy()
+    cv2.fillConvexPoly(out, pts.astype(np.int32), int(np.median(img)))
+    return out
+
+
+def _grown(rect: list[float], m: float) -> list[float]:
+    x, y, w, h = rect
+    return [x - m, y - m, w + 2 * m, h + 2 * m]
+
+
+@pytest.mark.parametrize("quarter", [0, 2])
+def test_title_decides_the_turn_when_the_qr_is_hidden(upright, quarter):
+    t, img, page0 = upright
+    hidden = _turn(_blot(img, page0, _grown(t.qr, 4)), quarter)
+    page = locate(hidden, t)
+    assert page.method == "corner_marks/title"
+    assert _same_page(page, page0, quarter, img.shape)
+
+
+@pytest.mark.parametrize("quarter", [0, 1, 2])
+def test_without_qr_and_title_a_turn_is_never_wrong(upright, quarter):
+    """No QR, no title: the last resort may orient the page by a clear margin, or reject it; it
+    never hands on a page turned the wrong way."""
+    t, img, page0 = upright
+    title = next(x for x in t.texts if x.role == "title")
+    bare = _blot(_blot(img, page0, _grown(t.qr, 4)), page0, [20, title.y - 7, 120, 10])
+    try:
+        page = locate(_turn(bare, quarter), t)
+    except PhotoRejected as exc:
+        assert exc.code == "orientation_unclear"
+        return
+    assert page.method == "corner_marks/similarity"
+    assert _same_page(page, page0, quarter, img.shape)
+
+
+def test_l_marks_ignore_x_marks_and_digits():
+    """A blank form covered in thick X marks and digits: only the four printed marks make a frame,
+    and the frame found is the page's own."""
+    t = get_template(WALIKOTA)
+    page = cv2.cvtColor(render(t, dpi=100).image, cv2.COLOR_BGR2GRAY)
+    rng = np.random.default_rng(3)
+    h, w = page.shape
+    for _ in range(120):
+        x, y = int(rng.uniform(40, w - 40)), int(rng.uniform(40, h - 40))
+        s = int(rng.uniform(10, 30))
+        if rng.random() < 0.5:
+            cv2.line(page, (x - s, y - s), (x + s, y + s), 20, 5)
+            cv2.line(page, (x - s, y + s), (x + s, y - s), 20, 5)
+        else:
+            cv2.putText(page, str(rng.integers(10)), (x, y), 0, s / 12, 20, 5)
+    photo = np.full((h + 200, w + 200), 110, np.uint8)
+    photo[100 : 100 + h, 100 : 100 + w] = page
+    marks, _ = find_marks(photo, LocateSettings().min_page_fraction)
+    assert len(marks) >= 4
+    quads = mark_quads(photo, t, LocateSettings())
+    want = np.array(t.locator.corners) * (100 / 25.4) + 100
+    assert len(quads) == 1  # the one frame, among all those candidate marks
+    assert np.abs(quads[0] - want).max() < 4
+
+
+def test_another_form_is_named_only_by_its_qr(reader):
+    gub = reader.read(
+        (SAMPLES / "c-hasil-kwk-gubernur-0001-careful.jpg").read_bytes(), "g", WALIKOTA
+    )
+    assert gub.status == "rejected"
+    assert gub.reasons[0].startswith("wrong_form") and "'c-hasil-kwk-gubernur'" in gub.reasons[0]
+    blanko = reader.read((SAMPLES / "sipantau-blanko-0001-careful.jpg").read_bytes(), "b", WALIKOTA)
+    assert blanko.reasons[0].startswith("wrong_form") and "'sipantau-blanko'" in blanko.reasons[0]
+
+
+def test_another_form_without_its_qr_is_not_accused(reader):
+    """The blanko with its QR code painted over, read as a C.HASIL: not found, never 'wrong form'
+    (its printed marks fitting some locator is no evidence)."""
+    blanko = get_template("sipantau-blanko")
+    img = _gray("sipantau-blanko-0001-careful.jpg")
+    hidden = _blot(img, locate(img, blanko), _grown(blanko.qr, 3))
+    r = reader.read(_jpeg(hidden), "b", WALIKOTA)
+    assert r.status == "rejected"
+    assert not r.reasons[0].startswith("wrong_form")
+
+
+def _cut(img: np.ndarray, page, side: str, t) -> np.ndarray:
+    """The photo cut just inside the outermost digit boxes on `side` of the form."""
+    boxes = np.array([b for f in t.fields for b in f.boxes])
+    y0 = boxes[:, 1].min()
+    x1, y1 = (boxes[:, 0] + boxes[:, 2]).max(), (boxes[:, 1] + boxes[:, 3]).max()
+    cut_at = {"bottom": (None, y1 - 3), "top": (None, y0 + 3), "right": (x1 - 3, None)}[side]
+    probe = np.array([[cut_at[0] or t.page.width / 2, cut_at[1] or t.page.height / 2]], float)
+    px = photo_points(page, probe)[0]
+    if side == "bottom":
+        return img[: int(px[1])]
+    if side == "top":
+        return img[int(px[1]) :]
+    return img[:, : int(px[0])]
+
+
+@pytest.mark.parametrize("side, word", [("bottom", "bawah"), ("right", "kanan")])
+def test_cut_off_page_names_the_side(reader, upright, side, word):
+    t, img, page0 = upright
+    r = reader.read(_jpeg(_cut(img, page0, side, t)), "cut", WALIKOTA)
+    assert r.status == "rejected"
+    assert r.reasons[0].startswith("cut_off") and f"bagian {word}" in r.reasons[0]
+
+
+def test_page_partly_out_of_frame_with_its_boxes_in_is_read(reader, upright):
+    """The photo cut through the page margin above the tables (the bottom corner marks out of
+    frame): every digit box is in the photo, so the page is read."""
+    t, img, page0 = upright
+    boxes = np.array([b for f in t.fields for b in f.boxes])
+    y = (boxes[:, 1] + boxes[:, 3]).max() + 4
+    px = photo_points(page0, np.array([[t.page.width / 2, y]], float))[0]
+    r = reader.read(_jpeg(img[: int(px[1])]), "margin", WALIKOTA)
+    assert r.status != "rejected", r.reasons
+    assert r.page is not None and r.page.method.startswith("corner_marks")
+
+
+def test_another_race_without_its_qr_is_named_by_its_title(reader):
+    """The gubernur sheet (same frame as the walikota one) with its QR code painted over, read as
+    walikota: its printed title names it. The walikota sheet so painted is read."""
+    gub = get_template("c-hasil-kwk-gubernur")
+    img = _gray("c-hasil-kwk-gubernur-0001-careful.jpg")
+    hidden = _blot(img, locate(img, gub), _grown(gub.qr, 4))
+    r = reader.read(_jpeg(hidden), "g", WALIKOTA)
+    assert r.reasons[0].startswith("wrong_form") and "'c-hasil-kwk-gubernur'" in r.reasons[0]
+    t = get_template(WALIKOTA)
+    img = _gray(PHOTO)
+    r = reader.read(_jpeg(_blot(img, locate(img, t), _grown(t.qr, 4))), "w", WALIKOTA)
+    assert r.status != "rejected", r.reasons

@@ -1,0 +1,175 @@
+"""Every real photo of ../shared/real/ (and the Depok scan of ../shared/reference/), read with
+its set registered by `templates add`: located or rejected as observed, and the values the reader
+gets (golden outputs, checked by eye against each set's truth.json). A value may also move to the
+truth (a better digit model); never elsewhere. No field that disagrees with the truth is `ok`."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from sipantau.ocr.digits import CnnDigitReader
+from sipantau.ocr.pipeline import Reader
+from sipantau.templates import registry
+from sipantau.templates.register import add_template
+from tests.conftest import shared_path
+
+pytestmark = pytest.mark.realdata
+
+# set -> photo -> the rejection code, or the values read (observed; truth.json says which hold)
+GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
+    "dki2017": {
+        "1.jpeg": {"agus": 11, "btp": 100, "anies": 92, "jumlah": 203, "tidak_sah": 8},
+        "2.jpeg": {"agus": 74, "btp": 61, "anies": 198, "jumlah": 333, "tidak_sah": 1},
+        "3.jpg": {"agus": 20, "btp": 413, "anies": 8, "jumlah": None, "tidak_sah": 4},
+        "4.jpg": {"agus": 0, "btp": 449, "anies": 0, "jumlah": None, "tidak_sah": 3},
+        "5.jpeg": {"agus": 98, "btp": 107, "anies": 368, "jumlah": 573, "tidak_sah": 2},
+        "6.jpeg": "cut_off",  # cropped above the invalid-votes row: its boxes are out of frame
+    },
+    # a different print of the form (its rows taller, boxes lower): the box map does not fit it
+    "bengkulu": {"bengkulu_contoh.jpeg": "form_not_found"},
+    "kalimantan-utara": {
+        "kalimantan_utara_contoh.jpg": {"jusuf": 99, "irianto": 187, "jumlah": 226, "tidak_sah": 5}
+    },
+    "pilpres2014": {
+        # crumpled across the number column: no homography puts its boxes in place
+        "Crumpled.jpg": "form_not_found",
+        "~trans~hom0.000116022084565~warp0~1672382-005044000604.jpg": {
+            "prabowo": 186,
+            "jokowi": 69,
+            "jumlah": 255,
+            "tidak_sah": 772,
+        },
+        "~trans~hom0.000116085693651~warp0~1634246-005052000804.jpg": {
+            "prabowo": 182,
+            "jokowi": 92,
+            "jumlah": 223,
+            "tidak_sah": 78,
+        },
+        "~trans~hom0.000116933125317~warp0~1678428-005046500904.jpg": {
+            "prabowo": 292,
+            "jokowi": None,
+            "jumlah": 294,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.000118711352906~warp0~1678732-005047000204.jpg": {
+            "prabowo": 992,
+            "jokowi": 71,
+            "jumlah": 327,
+            "tidak_sah": 4,
+        },
+        "~trans~hom0.00119679626613~warp0~1624146-005045701104.jpg": {
+            "prabowo": None,
+            "jokowi": None,
+            "jumlah": None,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.00141026582335~warp0~1625232-005045200404.jpg": {
+            "prabowo": 728,
+            "jokowi": None,
+            "jumlah": 789,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.00145238095007~warp0~1622867-005045500304.jpg": {
+            "prabowo": None,
+            "jokowi": None,
+            "jumlah": None,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.00158588580011~warp0~1629051-005045300404.jpg": {
+            "prabowo": None,
+            "jokowi": None,
+            "jumlah": None,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.00161150492119~warp0~1623438-005045401304.jpg": {
+            "prabowo": 4,
+            "jokowi": None,
+            "jumlah": None,
+            "tidak_sah": None,
+        },
+        "~trans~hom0.055559613832~warp1.47577165721e-05~1527918-005158100304.jpg": {
+            "prabowo": 229,
+            "jokowi": 132,
+            "jumlah": 296,
+            "tidak_sah": 47,
+        },
+    },
+}
+DEPOK = {"dimas": 321, "idris": 331, "jumlah": 442, "tidak_sah": 0}  # typed 221 221 442 XX6
+DEPOK_TRUTH = {"dimas": 221, "idris": 221, "jumlah": 442, "tidak_sah": 6}  # shared README
+
+
+@pytest.fixture(scope="module")
+def real_reader(tmp_path_factory):
+    """Each real set (and the Depok scan) registered as a template, and a reader knowing them."""
+    out = tmp_path_factory.mktemp("templates")
+    real = shared_path("real")
+    for name in GOLDEN:
+        d = real / name
+        add_template(name, d / "reference.jpg", d / "kawalc1-boxes.json", out)
+    ref = shared_path("reference", "c1-kwk-2015-depok-lampiran.jpg")
+    add_template("depok", ref, ref.with_name("c1-kwk-2015-depok-lampiran.boxes.json"), out)
+    old = os.environ.get("SIPANTAU_TEMPLATES")
+    os.environ["SIPANTAU_TEMPLATES"] = str(out)
+    registry.clear_cache()
+    try:
+        yield Reader(registry.all_templates(), CnnDigitReader())
+    finally:
+        if old is None:
+            os.environ.pop("SIPANTAU_TEMPLATES", None)
+        else:
+            os.environ["SIPANTAU_TEMPLATES"] = old
+        registry.clear_cache()
+
+
+def _truth(name: str) -> dict:
+    return json.loads((shared_path("real", name, "truth.json")).read_text(encoding="utf-8"))
+
+
+def _check(reading, golden: str | dict, truth: dict) -> None:
+    if isinstance(golden, str):
+        assert reading.status == "rejected", reading.reasons
+        assert reading.reasons[0].startswith(golden), reading.reasons
+        return
+    assert reading.status != "rejected", reading.reasons
+    assert reading.page is not None and reading.page.method == "features"
+    for field, want in golden.items():
+        got = reading.fields[field]
+        true = truth.get(field)
+        assert got.value == want or (true != "ambiguous" and got.value == true), field
+        if got.status == "ok":
+            assert got.value == true, f"{field}: ok at {got.value}, truth {true}"
+
+
+CASES = [(s, p) for s, photos in GOLDEN.items() for p in photos]
+
+
+@pytest.mark.parametrize("set_name, photo", CASES, ids=[f"{s}/{p[:24]}" for s, p in CASES])
+def test_real_photo_is_located_and_read_as_golden(real_reader, set_name, photo):
+    truth = _truth(set_name)["photos"][photo]["values"]
+    data = shared_path("real", set_name, photo).read_bytes()
+    _check(real_reader.read(data, photo, set_name), GOLDEN[set_name][photo], truth)
+
+
+def test_real_photos_name_every_photo_of_the_sets():
+    """The golden table covers every photo each truth.json lists (a new photo needs its row)."""
+    for name, photos in GOLDEN.items():
+        assert set(_truth(name)["photos"]) == set(photos), name
+
+
+def test_depok_scan_read_against_its_own_registration(real_reader):
+    scan = shared_path("reference", "c1-kwk-2015-depok-lampiran.jpg")
+    _check(real_reader.read(scan.read_bytes(), scan.name, "depok"), DEPOK, DEPOK_TRUTH)
+
+
+@pytest.mark.parametrize("photo", ["1.jpeg", "2.jpeg", "5.jpeg"])
+def test_real_photo_of_another_form_is_no_wrong_form(real_reader, photo):
+    """A DKI plano read as the C.HASIL-KWK walikota: not found, never 'another form' (it shows
+    no QR code or title of a known form, whatever marks fit)."""
+    data = shared_path("real", "dki2017", photo).read_bytes()
+    r = real_reader.read(data, photo, "c-hasil-kwk-walikota")
+    assert r.status == "rejected"
+    assert r.reasons[0].startswith(("form_not_found", "orientation_unclear")), r.reasons
