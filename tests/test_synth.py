@@ -33,3 +33,38 @@ def test_drop_overlap_counts() -> None:
     imgs = np.arange(4 * 4, dtype=np.uint8).reshape(4, 2, 2)
     (kept, labels), dropped = drop_overlap(imgs, np.arange(4), imgs[[1, 3]])
     assert dropped == 2 and list(labels) == [0, 2] and len(kept) == 2
+
+
+def test_near_duplicates_found_and_strangers_kept() -> None:
+    from sipantau.ocr.training.data import near_duplicates
+
+    images = holdout_digits()[0][:50]
+    rng = np.random.default_rng(0)
+    noisy = np.clip(images[:10].astype(int) + rng.integers(-20, 21, images[:10].shape), 0, 255)
+    others = holdout_digits()[0][50:80]
+    cand = np.concatenate([noisy.astype(np.uint8), others])
+    hit = near_duplicates(cand, images)
+    assert hit[:10].all() and not hit[10:].any()
+
+
+def test_train_writers_never_write_calib_digits() -> None:
+    from sipantau.ocr.training.pipeline_crops import _train_writer
+    from sipantau.samples.handwriting import calib_indices, split_indices
+
+    train = split_indices()[0]
+    calib = set(calib_indices().tolist())
+    for seed in range(20):
+        pool = _train_writer(np.random.default_rng(seed)).pool
+        assert all(int(train[i]) not in calib for ids in pool.values() for i in ids)
+
+
+def test_render_covers_sizes_and_pens() -> None:
+    """Writing size spans 40-100 % of the box; felt tips and ballpoints both occur."""
+    from sipantau.ocr.training.synth import _pen
+
+    rng = np.random.default_rng(3)
+    kinds = {_pen(rng)[0] for _ in range(200)}
+    assert {"ballpoint", "felt"} <= kinds
+    digit = holdout_digits()[0][3]
+    crop = render_crop(digit, "digit", np.random.default_rng(9), level=1.0)
+    assert crop.dtype == np.uint8 and crop.std() > 5

