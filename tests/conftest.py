@@ -205,3 +205,34 @@ def browser():
         chromium = _or_fail(lambda: launch_chromium(pw))
         yield chromium
         chromium.close()
+
+
+@pytest.fixture
+def sessions(db_url: str):
+    """A migrated database with one election, race, TPS, monitor and three photos (a, b, c)."""
+    from sipantau.api.domain.auth import hash_password
+    from sipantau.api.infra.db import migrate, session_factory, transaction
+    from sipantau.api.infra.models import (
+        ElectionRow,
+        Kecamatan,
+        Kelurahan,
+        Photo,
+        Race,
+        Tps,
+        User,
+    )
+
+    migrate(db_url)
+    factory = session_factory(db_url)
+    with transaction(factory) as s:
+        s.add(ElectionRow(id=1, name="Uji", region="Kota", date="2024-11-27"))
+        s.add(Race(id="walikota", short="wako", name="W", paslon=["A", "B", "C"], position=0))
+        s.add(Kecamatan(code="167301", name="Kec"))
+        s.flush()
+        s.add(Kelurahan(code="1673011001", name="Kel", kecamatan_code="167301"))
+        s.flush()
+        s.add(Tps(code="1673011001-001", kelurahan_code="1673011001", number=1, dpt=400))
+        s.add(User(username="ani", role="monitor", password_hash=hash_password("rahasia-ani")))
+        for c in "abc":
+            s.add(Photo(sha256=c * 64, size=1, format="JPEG", width=1, height=1))
+    return factory

@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from sipantau.api.domain.auth import hash_password
 from sipantau.api.domain.corrections import corrected_fields, describe, machine_corrected
 from sipantau.api.infra import jobs
-from sipantau.api.infra.db import migrate, session_factory, transaction
-from sipantau.api.infra.models import (
-    FormValues,
-    Job,
-    Kecamatan,
-    Kelurahan,
-    Photo,
-    Reading,
-    Submission,
-    Tps,
-    User,
-)
+from sipantau.api.infra.db import transaction
+from sipantau.api.infra.models import FormValues, Job, Reading, Submission, User
 
 FIELDS = {
     "wako_paslon_1": {"value": 120, "corrected": True, "read_value": 127, "status": "ok"},
@@ -35,18 +24,9 @@ def test_corrected_fields_and_their_description() -> None:
     assert corrected_fields({"a": {"value": 3}}) == {}  # readings stored before corrections
 
 
-def test_machine_corrected_until_a_reviewer_sets_the_values(db_url: str) -> None:
-    migrate(db_url)
-    factory = session_factory(db_url)
+def test_machine_corrected_until_a_reviewer_sets_the_values(sessions) -> None:
+    factory = sessions  # conftest's seeded database: one TPS, the monitor, photos a, b, c
     with transaction(factory) as s:
-        s.add(Kecamatan(code="167301", name="Kec"))
-        s.flush()
-        s.add(Kelurahan(code="1673011001", name="Kel", kecamatan_code="167301"))
-        s.flush()
-        s.add(Tps(code="1673011001-001", kelurahan_code="1673011001", number=1, dpt=400))
-        s.add(User(username="ani", role="monitor", password_hash=hash_password("rahasia-ani")))
-        s.add(Photo(sha256="a" * 64, size=1, format="JPEG", width=1, height=1))
-        s.flush()
         sub = Submission(
             tps_code="1673011001-001",
             race="walikota",

@@ -10,21 +10,15 @@ import numpy as np
 import pytest
 from sqlalchemy import func, select
 
-from sipantau.api.domain.auth import hash_password, login, principal_for_token
+from sipantau.api.domain.auth import login, principal_for_token
 from sipantau.api.domain.errors import TooManyAttempts, Unauthenticated
 from sipantau.api.domain.rules import problems, race_fields
 from sipantau.api.infra import jobs
-from sipantau.api.infra.db import migrate, session_factory, transaction
+from sipantau.api.infra.db import migrate, transaction
 from sipantau.api.infra.models import (
     AuthSession,
-    ElectionRow,
     Job,
-    Kecamatan,
-    Kelurahan,
-    Photo,
-    Race,
     Submission,
-    Tps,
     User,
     utcnow,
 )
@@ -33,24 +27,6 @@ from sipantau.api.infra.storage import LocalPhotoStore, sha256_of
 from sipantau.ocr.fingerprint import bands, distance, phash_bytes
 from sipantau.templates.registry import get_template
 from tests.polling import wait_for
-
-
-@pytest.fixture
-def sessions(db_url: str):
-    migrate(db_url)
-    factory = session_factory(db_url)
-    with transaction(factory) as s:
-        s.add(ElectionRow(id=1, name="Uji", region="Kota", date="2024-11-27"))
-        s.add(Race(id="walikota", short="wako", name="W", paslon=["A", "B", "C"], position=0))
-        s.add(Kecamatan(code="167301", name="Kec"))
-        s.flush()
-        s.add(Kelurahan(code="1673011001", name="Kel", kecamatan_code="167301"))
-        s.flush()
-        s.add(Tps(code="1673011001-001", kelurahan_code="1673011001", number=1, dpt=400))
-        s.add(User(username="ani", role="monitor", password_hash=hash_password("rahasia-ani")))
-        for c in "abc":
-            s.add(Photo(sha256=c * 64, size=1, format="JPEG", width=1, height=1))
-    return factory
 
 
 def _submission(factory, n: int = 1) -> list[int]:

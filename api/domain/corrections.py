@@ -13,7 +13,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipantau.api.infra.models import FormValues, Reading
+from sipantau.api.domain.views import latest_values_of
+from sipantau.api.infra.models import Reading
 
 
 def corrected_fields(fields: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[Any, Any]]:
@@ -38,10 +39,7 @@ def machine_corrected(session: Session, sub_ids: list[int]) -> dict[int, list[st
     """Per submission, the fields whose counted value is still a machine correction."""
     if not sub_ids:
         return {}
-    latest: dict[int, FormValues] = {}
-    for fv in session.scalars(select(FormValues).where(FormValues.submission_id.in_(sub_ids))):
-        if fv.submission_id not in latest or fv.version > latest[fv.submission_id].version:
-            latest[fv.submission_id] = fv
+    latest = latest_values_of(session, sub_ids)
     readings: dict[int, Reading] = {}
     for r in session.scalars(
         select(Reading).where(Reading.submission_id.in_(sub_ids)).order_by(Reading.id)

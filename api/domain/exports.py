@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sipantau.api.domain.corrections import machine_corrected
 from sipantau.api.domain.tally import tps_states
+from sipantau.api.domain.wording import label_map
 from sipantau.api.infra.models import Submission
 from sipantau.templates.registry import all_templates
 
@@ -68,7 +69,7 @@ def _corrected_labels(session: Session, ids: list[int | None]) -> dict[int, str]
     out = {}
     for sub in session.scalars(select(Submission).where(Submission.id.in_(list(fixed)))):
         t = templates.get(sub.template or "")
-        labels = {f.name: f.label for f in t.fields} if t else {}
+        labels = label_map(t) if t else {}
         out[sub.id] = "; ".join(labels.get(n, n) for n in fixed[sub.id])
     return out
 

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from sipantau.api.domain.corrections import corrected_fields, describe
 from sipantau.api.domain.rules import ALL_RACES, RaceFields, problems, race_fields
+from sipantau.api.domain.wording import label_map
 from sipantau.api.infra.models import (
     Event,
     FormValues,
@@ -201,7 +202,7 @@ def _reader_reason(fields: dict[str, Any], template: Template) -> str:
     fixed = corrected_fields(fields)
     if not fixed:
         return "dibaca mesin"
-    return "dibaca mesin; " + describe(fixed, {f.name: f.label for f in template.fields})
+    return "dibaca mesin; " + describe(fixed, label_map(template))
 
 
 def _reject(session: Session, sub: Submission, reasons: list[dict[str, str]]) -> None:
