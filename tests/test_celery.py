@@ -28,7 +28,7 @@ from sipantau.api.infra.settings import ServiceSettings
 from tests.polling import holds_for
 from tests.redis_server import RedisServer
 from tests.service import LiveService, job_record
-from tests.test_service_units import _submission, sessions  # noqa: F401 - a fixture
+from tests.test_service_units import _submission
 
 SAMPLE = sorted((Path(__file__).resolve().parents[1] / "samples").glob("sipantau-blanko-*.jpg"))[0]
 PENDING = ("queued", "reading")
