@@ -40,22 +40,41 @@ def _outline(boxes: list[Box], origin: tuple[int, int], size: tuple[int, int]) -
     return mask
 
 
-def refine_shift(image: GrayImage, boxes: list[Box], search: int = SEARCH_PX) -> tuple[int, int]:
-    """The (dx, dy) that best lays the printed box outlines of one field over the dark pixels."""
+def _outline_match(
+    image: GrayImage, boxes: list[Box], search: int
+) -> tuple[float, tuple[int, int]] | None:
+    """Best NCC of one field's printed box outlines over the dark pixels within `search` px,
+    and the shift it lies at; None where the search window leaves the page."""
     x0 = min(b[0] for b in boxes) - 2
     y0 = min(b[1] for b in boxes) - 2
     x1 = max(b[0] + b[2] for b in boxes) + 3
     y1 = max(b[1] + b[3] for b in boxes) + 3
     H, W = image.shape
     if x0 - search < 0 or y0 - search < 0 or x1 + search > W or y1 + search > H:
-        return 0, 0
+        return None
     region = 255.0 - image[y0 - search : y1 + search, x0 - search : x1 + search].astype(np.float32)
     templ = _outline(boxes, (x0, y0), (x1 - x0, y1 - y0))
     score = cv2.matchTemplate(region, templ, cv2.TM_CCOEFF_NORMED)
     _, best, _, loc = cv2.minMaxLoc(score)
-    if best < 0.15:  # no outline to be seen: keep the homography's estimate
+    return float(best), (loc[0] - search, loc[1] - search)
+
+
+def refine_shift(image: GrayImage, boxes: list[Box], search: int = SEARCH_PX) -> tuple[int, int]:
+    """The (dx, dy) that best lays the printed box outlines of one field over the dark pixels."""
+    match = _outline_match(image, boxes, search)
+    if match is None or match[0] < 0.15:  # no outline to be seen: keep the homography's estimate
         return 0, 0
-    return loc[0] - search, loc[1] - search
+    return match[1]
+
+
+def print_agreement(page: Page, template: Template) -> float:
+    """How well the printed number boxes lie on the warped page: the lower quartile, over the
+    fields, of their outline match (a field off the page scores 0). A wrong warp scores low."""
+    scores = []
+    for spec in template.fields:
+        match = _outline_match(page.image, [to_px(b, page.scale) for b in spec.boxes], SEARCH_PX)
+        scores.append(0.0 if match is None else match[0])
+    return float(np.percentile(scores, 25)) if scores else 0.0
 
 
 def crop_box(image: GrayImage, box: Box, margin: float = CROP_MARGIN) -> GrayImage:

@@ -124,9 +124,12 @@ def detect_markers(photo: GrayImage, template: Template) -> dict[int, np.ndarray
 
 
 def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
-    """Homography from every corner of every marker found (three markers are enough)."""
+    """Homography from every corner of every marker found (three markers are enough); with two,
+    refined on the printed lines; else the page is cut off (the side named) or not found."""
+    from sipantau.ocr.locate_partial import cut_off_rejection, refine_on_print
+
     found = detect_markers(photo, template)
-    if len(found) < 3:
+    if len(found) < 2:  # one marker's corners are too close together to place the page
         raise PhotoRejected(*NOT_FOUND, detail=f"{len(found)} of 4 ArUco markers found")
     units = _marker_corners_units(template)
     src = np.concatenate([found[k] for k in found])
@@ -134,7 +137,14 @@ def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings)
     H, _ = cv2.findHomography(src, dst, 0)
     if H is None:
         raise PhotoRejected(*NOT_FOUND, detail="degenerate marker geometry")
-    return make_page(photo, template, H, f"aruco{len(found)}", settings)
+    if len(found) >= 3:
+        return make_page(photo, template, H, f"aruco{len(found)}", settings)
+    refined = refine_on_print(photo, template, H)
+    if refined is not None:  # the rest of the page may run out: the quality stage says
+        return make_page(photo, template, refined[0], "aruco2+print", settings)
+    detail = "2 of 4 ArUco markers found; printed lines do not align"
+    quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(H))[0]
+    raise cut_off_rejection(photo, quad, detail)
 
 
 Locator = Callable[[GrayImage, Template, LocateSettings], Page]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sipantau.ocr.boxes import print_agreement
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import NOT_FOUND, make_page
 from sipantau.ocr.settings import LocateSettings
@@ -189,11 +190,14 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     frames = mark_frames(photo, template, settings)
     if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
-    why, cut = [], None
+    why, cut, unclear = [], None, False
     for k, (quad, real) in enumerate(frames):
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
             why.append(found)
+            unclear |= real is None
+            if real is not None and cut is None:
+                cut = quad  # two or three marks pointing out of the photo, whichever way up
             continue
         H, evidence, payload = found
         if real is not None:
@@ -209,12 +213,16 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
                     cut = quad  # the form's own QR or title: it is there, and runs out
                 continue
             H, evidence = refined[0], f"{evidence}+print"
-        return make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
+        page = make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
+        if real is not None or payload is not None:
+            return page  # checked on the printed lines, or the QR read where it is printed
+        agreement = print_agreement(page, template)  # weaker evidence: do the boxes lie right?
+        if agreement >= settings.min_print_agreement:
+            return page
+        why.append(f"frame ({evidence}): printed boxes do not line up ({agreement:.2f})")
     if cut is not None:
         raise cut_off_rejection(photo, cut, "; ".join(why))
-    if all(real is not None for _, real in frames):
-        raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
-    raise PhotoRejected(*UNCLEAR, detail="; ".join(why))
+    raise PhotoRejected(*(UNCLEAR if unclear else NOT_FOUND), detail="; ".join(why))
 
 
 def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndarray:

@@ -200,12 +200,16 @@ def refine_on_print(
 PHOTO_SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
 
 
+CUT_MIN = 0.15  # of the frame's longest edge: a completed frame's corners are this uncertain
+
+
 def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoRejected:
     """The page runs out of the photo and cannot be read: say on which side of the photo (a
-    frame wholly in the photo is no cut-off page: then the form is not found)."""
+    frame in the photo, or out of it by less than its uncertainty, is not found instead)."""
     from sipantau.ocr.locate import NOT_FOUND
 
     h, w = photo.shape[:2]
+    edge = max(float(np.linalg.norm(quad[i] - quad[i - 1])) for i in range(len(quad)))
     beyond = {
         "left": -min(quad[:, 0].min(), 0),
         "right": max(quad[:, 0].max() - w, 0),
@@ -213,7 +217,7 @@ def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoR
         "bottom": max(quad[:, 1].max() - h, 0),
     }
     side = max(beyond, key=lambda k: beyond[k])
-    if beyond[side] <= 0:
+    if beyond[side] <= CUT_MIN * edge:
         return PhotoRejected(*NOT_FOUND, detail=f"marks missing inside the photo: {detail}")
     return PhotoRejected(
         "cut_off",

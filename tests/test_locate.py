@@ -112,3 +112,22 @@ def test_page_too_small_in_the_frame_is_rejected(blanko, blanko_page):
     problems = assess(photo, page, blanko, cut_boxes(page, blanko), QualitySettings())
     assert [p.code for p in problems][:1] == ["too_small"]
     assert "dekatkan" in problems[0].message
+
+
+@pytest.mark.parametrize("side, word", [("top", "atas"), ("left", "kiri")])
+def test_blanko_cut_through_the_middle_is_cut_off_on_that_side(blanko, blanko_page, side, word):
+    """Half the page out of the photo (two of the four markers left): `cut_off` and the side,
+    not 'form not found'."""
+    import cv2
+
+    from sipantau.ocr.digits import CnnDigitReader
+    from sipantau.ocr.pipeline import Reader
+
+    img = cv2.imdecode(np.frombuffer(photograph(blanko_page), np.uint8), cv2.IMREAD_COLOR)
+    cx, cy = 1975, 1507  # the page's centre in photograph()'s frame
+    cut = img[cy:] if side == "top" else img[:, cx:]
+    data = cv2.imencode(".jpg", cut, [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()
+    r = Reader({blanko.id: blanko}, CnnDigitReader()).read(data, "cut.jpg", blanko.id)
+    assert r.status == "rejected"
+    assert r.reasons[0].code == "cut_off", r.reasons
+    assert word in r.reasons[0].message

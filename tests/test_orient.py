@@ -4,6 +4,7 @@ as the evidence of the turn, another form's photo, and cut-off pages (the side n
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
@@ -229,3 +230,30 @@ def test_another_race_without_its_qr_is_named_by_its_title(reader):
     img = _gray(PHOTO)
     r = reader.read(_jpeg(_blot(img, locate(img, t), _grown(t.qr, 4))), "w", WALIKOTA)
     assert r.status != "rejected", r.reasons
+
+
+def test_page_cut_through_the_middle_without_qr_or_title_is_cut_off(reader, upright):
+    """The top half (QR code, title, two marks) out of the photo: which way up the page lies is
+    unknown, but the marks left point out of the photo, so it is `cut_off` at the top."""
+    t, img, page0 = upright
+    cy = photo_points(page0, np.array([[t.page.width / 2, t.page.height / 2]], float))[0][1]
+    r = reader.read(_jpeg(img[int(cy) :]), "half", WALIKOTA)
+    assert r.status == "rejected"
+    assert r.reasons[0].code == "cut_off", r.reasons
+    assert "atas" in r.reasons[0].message
+
+
+def test_printed_boxes_agree_with_a_right_warp_only(upright):
+    """The check a frame without a read QR must pass: the upright page's boxes lie on its print,
+    the same page moved by 3 % of its size or turned over does not."""
+    from sipantau.ocr.boxes import print_agreement
+
+    t, _, page = upright
+    floor = LocateSettings().min_print_agreement
+    img = page.image
+    moved = np.full_like(img, 255)
+    dy, dx = int(0.03 * img.shape[0]), int(0.03 * img.shape[1])
+    moved[dy:, dx:] = img[:-dy, :-dx]
+    assert print_agreement(page, t) >= floor + 0.1
+    for other in (moved, np.ascontiguousarray(img[::-1, ::-1])):
+        assert print_agreement(replace(page, image=other), t) < floor
