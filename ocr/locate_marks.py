@@ -182,6 +182,7 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     completed from fewer marks is refined on the printed lines, else the page is cut off."""
     from sipantau.ocr.locate_orient import orient, turns
     from sipantau.ocr.locate_partial import (
+        boxes_in_photo,
         cut_off_rejection,
         find_ghosts,
         refine_on_print,
@@ -206,6 +207,9 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
                 H = _same_turn(turns(quad, template), H, quad)
                 real = None
         if real is not None:
+            out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(photo, template, H))
+            if out.code == "cut_off" and evidence in ("qr", "title"):
+                raise out  # number boxes well out of the photo: no refinement can read them
             refined = refine_on_print(photo, template, H)
             if refined is None:
                 why.append(f"partial frame ({evidence}): printed lines do not align")

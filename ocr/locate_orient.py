@@ -82,7 +82,12 @@ def by_qr(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found |
         return None
     region = _qr_region(template)
     side = QR_PX_PER_UNIT * max(template.qr[2], template.qr[3])
-    crops = [_crop(photo, H, region, QR_PX_PER_UNIT) if np.isfinite(H).all() else None for H in Hs]
+    crops = [
+        _crop(photo, H, region, QR_PX_PER_UNIT)
+        if np.isfinite(H).all() and _inside(photo, H, template.qr)
+        else None  # no QR code can show where the photo has no pixels
+        for H in Hs
+    ]
     hits = [r for r, c in enumerate(crops) if c is not None and _qr_found(c, side)]
     texts = {r: _qr_text(crops[r]) for r in hits}  # type: ignore[arg-type]
     decoded = [r for r in hits if texts[r]]

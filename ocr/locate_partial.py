@@ -201,23 +201,31 @@ PHOTO_SIDES = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan
 
 
 CUT_MIN = 0.15  # of the frame's longest edge: a completed frame's corners are this uncertain
+BOXES_OUT = 0.05  # of that edge: number boxes this far out of the photo are out, whatever ECC says
 
 
-def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoRejected:
-    """The page runs out of the photo and cannot be read: say on which side of the photo (a
-    frame in the photo, or out of it by less than its uncertainty, is not found instead)."""
+def _edge(quad: np.ndarray) -> float:
+    return max(float(np.linalg.norm(quad[i] - quad[i - 1])) for i in range(len(quad)))
+
+
+def cut_off_rejection(
+    photo: GrayImage, quad: np.ndarray, detail: str, pts: np.ndarray | None = None
+) -> PhotoRejected:
+    """The page runs out of the photo and cannot be read: say on which side of the photo. `pts`
+    (default: the frame's corners) must be out of it by more than the frame's uncertainty, else
+    the form is not found instead."""
     from sipantau.ocr.locate import NOT_FOUND
 
     h, w = photo.shape[:2]
-    edge = max(float(np.linalg.norm(quad[i] - quad[i - 1])) for i in range(len(quad)))
+    pts, least = (quad, CUT_MIN * _edge(quad)) if pts is None else (pts, BOXES_OUT * _edge(quad))
     beyond = {
-        "left": -min(quad[:, 0].min(), 0),
-        "right": max(quad[:, 0].max() - w, 0),
-        "top": -min(quad[:, 1].min(), 0),
-        "bottom": max(quad[:, 1].max() - h, 0),
+        "left": -min(pts[:, 0].min(), 0),
+        "right": max(pts[:, 0].max() - w, 0),
+        "top": -min(pts[:, 1].min(), 0),
+        "bottom": max(pts[:, 1].max() - h, 0),
     }
     side = max(beyond, key=lambda k: beyond[k])
-    if beyond[side] <= CUT_MIN * edge:
+    if beyond[side] <= least:
         return PhotoRejected(*NOT_FOUND, detail=f"marks missing inside the photo: {detail}")
     return PhotoRejected(
         "cut_off",
@@ -225,6 +233,17 @@ def cut_off_rejection(photo: GrayImage, quad: np.ndarray, detail: str) -> PhotoR
         "halaman di dalam bingkai",
         detail=f"photo {side}: {detail}",
     )
+
+
+def boxes_in_photo(photo: GrayImage, template: Template, H: Homography) -> np.ndarray:
+    """Every number box's corners, in photo pixels, by the (approximate) page homography."""
+    pts = [
+        (x + dx, y + dy)
+        for f in template.fields
+        for x, y, w, h in f.boxes
+        for dx, dy in ((0, 0), (w, 0), (w, h), (0, h))
+    ]
+    return cv2.perspectiveTransform(np.array([pts], np.float64), np.linalg.inv(H))[0]
 
 
 def _all_inside(pts: np.ndarray, shape: tuple[int, ...], margin: float = 2.0) -> bool:

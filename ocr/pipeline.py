@@ -66,14 +66,14 @@ class Reader:
             factor = full.image.shape[1] / image.shape[1]
             image = full.image
             page = on_larger_photo(page, image, factor, template, self.settings.locate)
-        if tps is None:  # not read while identifying the form
-            tps = self._check_qr(page, template)
-            if tps is None:
-                self._check_title(page, template)
         if self.debug:
             self.debug("page", page.image)
         crops = cut_boxes(page, template)
         problems = assess(image, page, template, crops, self.settings.quality)
+        if tps is None and not problems:  # not read while identifying; a retake reads it then
+            tps = self._check_qr(page, template)
+            if tps is None:
+                self._check_title(page, template)
         if problems:
             return FormReading(
                 photo,
@@ -174,7 +174,10 @@ class Reader:
         self, image: GrayImage, template: Template, exc: PhotoRejected
     ) -> PhotoRejected:
         """When the expected form is not found, say which form the photo shows: only when its
-        QR code says so (another form's printed marks fitting is no evidence)."""
+        QR code says so (another form's printed marks fitting is no evidence). A page cut off
+        is retaken whole first: its QR is not searched for."""
+        if exc.code == "cut_off":
+            return exc
         parsed = self._photo_qr(image)
         if parsed and parsed[0] != template.id:
             return PhotoRejected(
