@@ -77,6 +77,29 @@ def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = BINS) -> list
     return out
 
 
+TAIL_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # bands of 1 - confidence
+
+
+def tail_reliability(conf: np.ndarray, correct: np.ndarray) -> list[dict]:
+    """Per band of claimed error (1 - confidence, on a log scale): boxes, the errors the
+    probabilities promise and the errors seen. The trust rule lives in these tails, which
+    equal-width bins (ECE) hide."""
+    q = 1.0 - np.asarray(conf, np.float64)
+    wrong = ~np.asarray(correct, bool)
+    out = []
+    for lo, hi in zip(TAIL_EDGES[:-1], TAIL_EDGES[1:], strict=True):
+        sel = (q >= lo) & (q < hi)
+        out.append(
+            {
+                "claimed_error": f"[{lo:g}, {hi:g})",
+                "n": int(sel.sum()),
+                "expected_errors": round(float(q[sel].sum()), 2),
+                "errors": int(wrong[sel].sum()),
+            }
+        )
+    return out
+
+
 def ece(conf: np.ndarray, correct: np.ndarray, bins: int = BINS) -> float | None:
     """Expected calibration error: sum over bins of (share of boxes) x |accuracy - confidence|."""
     total = len(conf)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sipantau.bench.reader import box_labels
-from sipantau.bench.stats import ece, reliability, reliability_png, upper_bound
+from sipantau.bench.stats import ece, reliability, reliability_png, tail_reliability, upper_bound
 from sipantau.ocr.types import CLASSES, FormReading
 
 if TYPE_CHECKING:
@@ -168,6 +168,7 @@ def summarise(
             "by_sheet": sheets,
             "ece_pct": None if (e := eces[g]) is None else round(100 * e, 4),
             "reliability_bins": table,
+            "tail": tail_reliability(conf, right),
             "rejected_reasons": _reasons(mine),
         }
     if diagram is not None and panels:
@@ -240,6 +241,11 @@ def print_tables(report: dict[str, Any]) -> None:
         print("| " + " | ".join(row) + " |")
     for g, doc in report["generators"].items():
         print(f"\ngenerator {g}: digit model ECE (15 bins, aligned crops) {doc['ece_pct']} %")
+        bands = ", ".join(
+            f"{t['claimed_error']}: {t['errors']} seen, {t['expected_errors']} promised, n {t['n']}"
+            for t in doc["tail"]
+        )
+        print(f"  box errors by claimed error: {bands}")
         if doc["rejected_reasons"]:
             print(f"  rejected because: {doc['rejected_reasons']}")
     if report.get("diagram"):

@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 
 from sipantau.bench import scale
-from sipantau.bench.stats import binom_cdf, clopper_pearson_upper, ece, reliability, upper_bound
+from sipantau.bench.stats import (
+    binom_cdf,
+    clopper_pearson_upper,
+    ece,
+    reliability,
+    tail_reliability,
+    upper_bound,
+)
 from sipantau.bench.tally import Group
 
 
@@ -50,6 +57,22 @@ def test_ece_on_hand_made_boxes() -> None:
     table = reliability(conf, right)
     assert len(table) == 15 and sum(b["n"] for b in table) == 4
     assert ece(np.array([]), np.array([], bool)) is None
+
+
+def test_tail_reliability_counts_promised_and_seen_errors_per_band() -> None:
+    # 3 boxes claiming 1e-5 error (one wrong: 100x worse than promised), 2 at 0.995, 1 at 0.5
+    conf = np.array([1 - 1e-5] * 3 + [0.995] * 2 + [0.5])
+    right = np.array([True, True, False, True, True, False])
+    bands = {b["claimed_error"]: b for b in tail_reliability(conf, right)}
+    assert bands["[0, 0.0001)"] == {
+        "claimed_error": "[0, 0.0001)",
+        "n": 3,
+        "expected_errors": 0.0,
+        "errors": 1,
+    }
+    assert bands["[0.001, 0.01)"]["n"] == 2 and bands["[0.001, 0.01)"]["errors"] == 0
+    assert bands["[0.1, 1)"]["expected_errors"] == 0.5 and bands["[0.1, 1)"]["errors"] == 1
+    assert sum(b["n"] for b in bands.values()) == 6
 
 
 def _result(status: str, consistent: bool, fields: list[list], right: list[bool]) -> dict:
