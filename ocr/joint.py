@@ -219,9 +219,11 @@ def _decode_component(
         rest = max(0.0, 1.0 - sum(h.prob for h in hs))
         unseen = min(rest, hs[-1].prob) if hs else 0.0  # a value outside the top-k
         if top_ok:
-            # every field is pinned by an equality: with all the others at their top values,
-            # n is at its top value too, so an unseen n needs another field off its top value
-            unseen *= min(1.0, sum(1.0 - hyps[g][0].prob for g in comp.names if g != n))
+            # the top values satisfy every equality: n at another value breaks each equality
+            # that pins it unless another of that equality's fields is off its top value too
+            pinning = [c.names for c in inside if c.can_solve(n)] or [comp.names]
+            off = min(sum(1.0 - hyps[g][0].prob for g in names if g != n) for names in pinning)
+            unseen *= min(1.0, off)
         comp.u += unseen
     search = _Search(comp, hyps, inside, s, budget)
     search.run()

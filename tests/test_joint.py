@@ -85,3 +85,45 @@ def test_hostile_form_stays_within_budget() -> None:
     assert time.perf_counter() - start < 2.0
     assert not r.complete and r.nodes <= 2000 + 1
     assert all((r.confidence(f"f{i}", 0) or 0.0) < 0.5 for i in range(n))
+
+
+def test_posterior_with_few_hypotheses_never_exceeds_the_exact_one() -> None:
+    """A chain of sums (a + b = c, c + d = e) over one-digit fields with soft probabilities: with
+    only 3 values a field searched, the bound on what was not searched keeps every posterior at
+    or below the exact posterior over all 10^5 assignments."""
+    import itertools
+
+    from sipantau.ocr.assemble import Hypothesis
+    from sipantau.ocr.joint import _beta
+
+    checks = compile_checks(
+        [
+            CheckSpec(expr="a + b == c", rule="R1", message="R1"),
+            CheckSpec(expr="c + d == e", rule="R2", message="R2"),
+        ]
+    )
+    names = ("a", "b", "c", "d", "e")
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        top = {"a": 1, "b": 2, "c": 3, "d": 4, "e": 7}
+        dist = {}
+        for n in names:
+            p = rng.dirichlet(np.full(10, 0.3)) * 0.1
+            p[top[n]] += 0.9
+            dist[n] = p / p.sum()
+        full = {n: [Hypothesis(v, float(dist[n][v]), (str(v),)) for v in range(10)] for n in names}
+        hyps = {n: sorted(h, key=lambda x: -x.prob)[:3] for n, h in full.items()}
+        r = decode(hyps, checks, S)
+        z, zv = 0.0, {n: np.zeros(10) for n in names}
+        for vals in itertools.product(range(10), repeat=5):
+            a, b, c, d, e = vals
+            if a + b == c and c + d == e:
+                m = float(np.prod([dist[n][v] for n, v in zip(names, vals, strict=True)]))
+                z += m
+                for n, v in zip(names, vals, strict=True):
+                    zv[n][v] += m
+        beta = _beta(5, S)
+        for n in names:
+            v = hyps[n][0].value
+            exact = (beta * zv[n][v] + dist[n][v]) / (beta * z + 1.0)
+            assert r.confidence(n, v) <= exact + 1e-12, (n, v)
