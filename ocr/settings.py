@@ -46,7 +46,7 @@ class DecisionSettings(_Settings):
     trust_risk: float = Field(default=1e-4, gt=0, lt=0.5)
     tick_ok_confidence: float = Field(default=0.999, gt=0, le=1)
     top_k_per_box: int = Field(default=4, ge=1, le=12)  # only for fields of more than 4 boxes
-    top_k_per_field: int = Field(default=40, ge=1)  # values searched a field; the rest bounded
+    top_k_per_field: int = Field(default=120, ge=1)  # values searched a field; the rest bounded
     # prior that a component of the officer's form is inconsistent as written (an arithmetic
     # slip on paper): the explicit prior the trust rule weighs a machine correction against
     slip_prior: float = Field(default=0.01, gt=0, lt=1)
