@@ -126,7 +126,7 @@ def detect_markers(photo: GrayImage, template: Template) -> dict[int, np.ndarray
 def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
     """Homography from every corner of every marker found (three markers are enough); with two,
     refined on the printed lines; else the page is cut off (the side named) or not found."""
-    from sipantau.ocr.locate_partial import cut_off_rejection, refine_on_print
+    from sipantau.ocr.locate_partial import boxes_in_photo, cut_off_rejection, refine_on_print
 
     found = detect_markers(photo, template)
     if len(found) < 2:  # one marker's corners are too close together to place the page
@@ -139,12 +139,14 @@ def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings)
         raise PhotoRejected(*NOT_FOUND, detail="degenerate marker geometry")
     if len(found) >= 3:
         return make_page(photo, template, H, f"aruco{len(found)}", settings)
+    quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(H))[0]
+    out = cut_off_rejection(photo, quad, "2 of 4 ArUco markers", boxes_in_photo(photo, template, H))
+    if out.code == "cut_off":
+        raise out  # number boxes well out of the photo: no refinement can read them
     refined = refine_on_print(photo, template, H)
     if refined is not None:  # the rest of the page may run out: the quality stage says
         return make_page(photo, template, refined[0], "aruco2+print", settings)
-    detail = "2 of 4 ArUco markers found; printed lines do not align"
-    quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(H))[0]
-    raise cut_off_rejection(photo, quad, detail)
+    raise cut_off_rejection(photo, quad, "2 of 4 ArUco markers; printed lines do not align")
 
 
 Locator = Callable[[GrayImage, Template, LocateSettings], Page]

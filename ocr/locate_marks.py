@@ -197,8 +197,6 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
         if isinstance(found, str):
             why.append(found)
             unclear |= real is None
-            if real is not None and cut is None:
-                cut = quad  # two or three marks pointing out of the photo, whichever way up
             continue
         H, evidence, payload = found
         if real is not None:

@@ -232,15 +232,16 @@ def test_another_race_without_its_qr_is_named_by_its_title(reader):
     assert r.status != "rejected", r.reasons
 
 
-def test_page_cut_through_the_middle_without_qr_or_title_is_cut_off(reader, upright):
-    """The top half (QR code, title, two marks) out of the photo: which way up the page lies is
-    unknown, but the marks left point out of the photo, so it is `cut_off` at the top."""
+def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
+    """The top half (QR code, title, two marks) out of the photo: two marks alone do not show
+    that this is the form (another form's marks make such frames too), so it is not found, with
+    the advice to photograph the whole page; never read, never another form."""
     t, img, page0 = upright
     cy = photo_points(page0, np.array([[t.page.width / 2, t.page.height / 2]], float))[0][1]
     r = reader.read(_jpeg(img[int(cy) :]), "half", WALIKOTA)
     assert r.status == "rejected"
-    assert r.reasons[0].code == "cut_off", r.reasons
-    assert "atas" in r.reasons[0].message
+    assert r.reasons[0].code == "form_not_found", r.reasons
+    assert "sudut" in r.reasons[0].message
 
 
 def test_printed_boxes_agree_with_a_right_warp_only(upright):
