@@ -84,7 +84,7 @@ def by_qr(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found |
     side = QR_PX_PER_UNIT * max(template.qr[2], template.qr[3])
     crops = [
         _crop(photo, H, region, QR_PX_PER_UNIT)
-        if np.isfinite(H).all() and _inside(photo, H, template.qr)
+        if np.isfinite(H).all() and _inside(photo, H, tuple(template.qr))
         else None  # no QR code can show where the photo has no pixels
         for H in Hs
     ]
