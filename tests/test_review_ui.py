@@ -303,6 +303,14 @@ def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> N
 def test_approving_a_broken_form_needs_the_paper_reason(live, monkeypatch) -> None:
     at = _app(live, "reviewer2", monkeypatch)
     sub_id = _take(at)
+    for _ in range(8):  # forms held for unsure digits only are approved on the way
+        if any("Aturan yang masih dilanggar" in e.value for e in at.error):
+            break
+        _button(at, "Setujui").click().run()
+        assert not at.exception, at.exception
+        sub_id = int(at.session_state["claimed_id"])
+    else:
+        raise AssertionError("no form in the queue breaks a rule")
     _button(at, "Setujui").click().run()
     assert any("aturan yang dilanggar" in e.value for e in at.error), _texts(at)
     admin = live.login_demo("admin")
