@@ -140,7 +140,7 @@ def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings)
     if len(found) >= 3:
         return make_page(photo, template, H, f"aruco{len(found)}", settings)
     quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(H))[0]
-    out = cut_off_rejection(photo, quad, "2 of 4 ArUco markers", boxes_in_photo(photo, template, H))
+    out = cut_off_rejection(photo, quad, "2 of 4 ArUco markers", boxes_in_photo(template, H))
     if out.code == "cut_off":
         raise out  # number boxes well out of the photo: no refinement can read them
     refined = refine_on_print(photo, template, H)

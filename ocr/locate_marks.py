@@ -205,7 +205,7 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
                 H = _same_turn(turns(quad, template), H, quad)
                 real = None
         if real is not None:
-            out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(photo, template, H))
+            out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(template, H))
             if out.code == "cut_off" and evidence in ("qr", "title"):
                 raise out  # number boxes well out of the photo: no refinement can read them
             refined = refine_on_print(photo, template, H)

@@ -235,7 +235,7 @@ def cut_off_rejection(
     )
 
 
-def boxes_in_photo(photo: GrayImage, template: Template, H: Homography) -> np.ndarray:
+def boxes_in_photo(template: Template, H: Homography) -> np.ndarray:
     """Every number box's corners, in photo pixels, by the (approximate) page homography."""
     pts = [
         (x + dx, y + dy)

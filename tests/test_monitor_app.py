@@ -178,22 +178,31 @@ def test_a_slow_upload_shows_its_progress(phone: BrowserContext, service: LiveSe
     expect(bar).to_be_hidden()
 
 
-def test_the_same_photo_again_is_already_received_and_ticks_read_ya_tidak(
-    phone: BrowserContext, service: LiveService, admin: httpx.Client
-) -> None:
-    photo, tps, race = sample("sipantau-blanko", 0)
+def _sent(
+    phone: BrowserContext, service: LiveService, template: str, index: int = 0
+) -> tuple[Page, int, str, str]:
+    """A sample photo sent from the monitor page of its TPS and read: (page, id, TPS, race)."""
+    photo, tps, race = sample(template, index)
     page = open_page(phone, service)
     log_in(page, *monitor_of(service, tps))
     choose(page, tps, race)
     page.get_by_test_id("photo-input").set_input_files(photo)
-    sub_id = expect_final(page)
+    return page, expect_final(page), tps, race
+
+
+def test_the_same_photo_again_is_already_received_and_ticks_read_ya_tidak(
+    phone: BrowserContext, service: LiveService, admin: httpx.Client
+) -> None:
+    page, sub_id, tps, race = _sent(phone, service, "sipantau-blanko", 0)
     if admin.get(f"/submissions/{sub_id}").json()["status"] != "verified":
         ok = service.login_demo("reviewer1").post(
             f"/submissions/{sub_id}/approve", json={"reason": "uji", "accept_problems": True}
         )
         assert ok.status_code == 200, ok.text
 
-    page.get_by_test_id("photo-input").set_input_files(photo)  # the same photo again
+    page.get_by_test_id("photo-input").set_input_files(
+        sample("sipantau-blanko", 0)[0]
+    )  # the same photo again
     notice = page.get_by_test_id("already-received")
     expect(notice).to_be_visible()
     expect(notice).to_contain_text(f"sudah diterima sebelumnya (kiriman #{sub_id})")
@@ -256,12 +265,7 @@ def test_a_wrong_sheet_says_which_form_to_pick_and_retake_preselects_it(
 def test_a_sent_back_form_gets_a_banner_whose_button_retakes_it(
     phone: BrowserContext, service: LiveService, admin: httpx.Client
 ) -> None:
-    photo, tps, race = sample("sipantau-blanko", 3)
-    page = open_page(phone, service)
-    log_in(page, *monitor_of(service, tps))
-    choose(page, tps, race)
-    page.get_by_test_id("photo-input").set_input_files(photo)
-    sub_id = expect_final(page)
+    page, sub_id, tps, race = _sent(phone, service, "sipantau-blanko", 3)
     r = service.login_demo("reviewer2").post(
         f"/submissions/{sub_id}/send-back", json={"reason": "angka tertutup jari"}
     )
@@ -300,12 +304,7 @@ def test_targets_and_text_fit_a_thumb_and_the_header_keeps_the_name(
 def test_a_monitor_withdraws_an_upload(
     phone: BrowserContext, service: LiveService, admin: httpx.Client
 ) -> None:
-    photo, tps, race = sample("c-hasil-kwk-walikota", 1)
-    page = open_page(phone, service)
-    log_in(page, *monitor_of(service, tps))
-    choose(page, tps, race)
-    page.get_by_test_id("photo-input").set_input_files(photo)
-    sub_id = expect_final(page)
+    page, sub_id, tps, race = _sent(phone, service, "c-hasil-kwk-walikota", 1)
     item = page.get_by_test_id("my-submissions").locator(f'[data-id="{sub_id}"]')
     button = item.get_by_test_id("withdraw")
     expect(button).to_be_visible()
