@@ -216,11 +216,19 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
                 continue
             H, evidence = refined[0], f"{evidence}+print"
         page = make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
-        if real is not None or payload is not None:
-            return page  # checked on the printed lines, or the QR read where it is printed
-        agreement = print_agreement(page, template)  # weaker evidence: do the boxes lie right?
+        if real is not None:
+            return page  # checked on the printed lines
+        # The QR or title says which way the form is turned, not that every corner is one of
+        # its marks (a tablecloth's squares make L's too): the printed boxes must lie right.
+        agreement = print_agreement(page, template)
         if agreement >= settings.min_print_agreement:
             return page
+        refined = refine_on_print(photo, template, H) if payload is not None else None
+        if refined is not None:
+            page = make_page(photo, template, refined[0], f"corner_marks/{evidence}+print",
+                             settings, payload)  # fmt: skip
+            if print_agreement(page, template) >= settings.min_print_agreement:
+                return page
         why.append(f"frame ({evidence}): printed boxes do not line up ({agreement:.2f})")
     if cut is not None:
         raise cut_off_rejection(photo, cut, "; ".join(why))

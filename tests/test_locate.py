@@ -49,6 +49,27 @@ def test_field_refinement_recovers_a_shift(blanko, blanko_page):
     assert moved[first].shift == (crops[first].shift[0] - 3, crops[first].shift[1] + 4)
 
 
+def test_field_refinement_follows_a_fold_beyond_the_page_search(blanko, blanko_page):
+    """Where the paper folds, part of the page lies 15-20 px off the homography: each field
+    there is snapped by its own shift (more than the 8 px a right warp needs)."""
+    page = locate(decode(photograph(blanko_page)).image, blanko)
+    before = cut_boxes(page, blanko)
+    fold = page.image.shape[0] // 2
+    image = page.image.copy()
+    image[fold:] = np.roll(page.image, (15, -18), axis=(0, 1))[fold:]
+    folded = cut_boxes(
+        type(page)(image, page.scale, page.homography, page.method, page.photo_quad), blanko
+    )
+    below = [n for n, c in before.items() if min(b[1] for b in c.boxes) > fold + 30]
+    above = [n for n, c in before.items() if max(b[1] + b[3] for b in c.boxes) < fold - 30]
+    assert below and above
+    for name in below:
+        dx, dy = before[name].shift
+        assert folded[name].shift == (dx - 18, dy + 15), name
+    for name in above:
+        assert folded[name].shift == before[name].shift, name
+
+
 def test_no_form_in_photo(blanko):
     noise = (np.random.default_rng(0).random((1500, 2000)) * 255).astype(np.uint8)
     with pytest.raises(PhotoRejected) as exc:

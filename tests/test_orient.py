@@ -244,6 +244,22 @@ def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
     assert "sudut" in r.reasons[0].message
 
 
+def test_a_tablecloth_square_taken_for_a_corner_mark_is_caught_by_the_print(reader, tmp_path):
+    """An evaluation-generator photo of a small page on a checkered cloth: the largest frame of
+    four L's has a square of the cloth for a corner, and the QR code still reads in it. The
+    printed boxes decide (that warp put them 20-40 px off; agreement 0.05): the right frame."""
+    from sipantau.ocr.boxes import print_agreement
+    from sipantau.samples.evalgen.make import make_one
+    from sipantau.samples.make import tps_codes
+
+    t = get_template(WALIKOTA)
+    truth = make_one(t, 31, tps_codes(202612012, 500)[31], "normal", 202612012, 0.05, tmp_path)
+    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "cloth", WALIKOTA)
+    assert r.status != "rejected" and r.page is not None, r.reasons
+    assert r.page.method.startswith("corner_marks/qr")
+    assert print_agreement(r.page, t) >= LocateSettings().min_print_agreement + 0.2
+
+
 def test_printed_boxes_agree_with_a_right_warp_only(upright):
     """The check a frame without a read QR must pass: the upright page's boxes lie on its print,
     the same page moved by 3 % of its size either way does not."""
