@@ -69,15 +69,6 @@ def _codes(n_boxes: int) -> npt.NDArray[np.int64]:
     return codes
 
 
-@lru_cache(maxsize=8)
-def _members(n_boxes: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Label strings grouped by value code: order[starts[c]:starts[c + 1]] give value code c."""
-    codes = _codes(n_boxes)
-    order = np.argsort(codes, kind="stable")
-    starts = np.searchsorted(codes[order], np.arange(10**n_boxes + 2))
-    return order, starts
-
-
 def _joint(probs: Probs) -> npt.NDArray[np.float64]:
     """Probability of every label string (outer product of the boxes), flattened in C order."""
     out = np.ones(1)
@@ -108,20 +99,22 @@ def _full(probs: Probs, k: int) -> list[Hypothesis]:
     """The k most probable values by enumerating every label string of a short field."""
     n = probs.shape[0]
     codes, joint = _codes(n), _joint(probs)
-    order, starts = _members(n)
     valid = codes >= 0
     mass = np.bincount(codes[valid], weights=joint[valid], minlength=10**n + 1)
     top = np.argsort(mass)[::-1][:k]
-    hyps = []
-    for code in top:
-        if mass[code] <= 0:
-            break
-        members = order[starts[code] : starts[code + 1]]
-        best = int(members[np.argmax(joint[members])])
-        labels = tuple(CLASSES[int(c)] for c in np.unravel_index(best, (N_CLASSES,) * n))
-        value = None if code == 10**n else int(code)
-        hyps.append(Hypothesis(value, float(mass[code]), labels))
-    return hyps
+    top = top[mass[top] > 0]
+    # each value's most probable label string: first of its group, by code then probability
+    ranked = np.lexsort((-joint, codes))
+    first = np.searchsorted(codes[ranked], top)
+    best = np.unravel_index(ranked[first], (N_CLASSES,) * n)
+    labels = [
+        tuple(CLASSES[c] for c in combo) for combo in zip(*(b.tolist() for b in best), strict=True)
+    ]
+    none = 10**n
+    return [
+        Hypothesis(None if code == none else code, p, lab)
+        for code, p, lab in zip(top.tolist(), mass[top].tolist(), labels, strict=True)
+    ]
 
 
 def field_hypotheses(

@@ -139,6 +139,20 @@ def _pinner(name: str, check: CompiledCheck) -> Callable[[Mapping[str, int]], in
     return solve
 
 
+def _tester(check: CompiledCheck) -> Callable[[Mapping[str, int]], bool]:
+    """Fast `check.holds(values)` for integer coefficients, every value present (the search)."""
+    lin = check.linear or {}
+    if check.linear is None or not all(isinstance(c, int) for c in lin.values()):
+        return lambda values: bool(check.holds(values))
+    const, compare = int(lin.get("", 0)), check.compare
+    terms = [(k, int(c)) for k, c in lin.items() if k]
+
+    def holds(values: Mapping[str, int]) -> bool:
+        return bool(compare(const + sum(c * values[k] for k, c in terms), 0))
+
+    return holds
+
+
 class _Search:
     """Depth-first branch and bound over one component's hypotheses, with a shared node budget."""
 
@@ -160,6 +174,7 @@ class _Search:
             for n, o in self.opts.items()
         }
         self.pins = {name: _pinner(name, pin) for name, pin, _ in self.order if pin is not None}
+        self.tests = [[_tester(c) for c in closes] for _, _, closes in self.order]
         self.suffix = [1.0] * (len(self.order) + 1)
         for i in range(len(self.order) - 1, -1, -1):
             name, pin, _ = self.order[i]
@@ -187,7 +202,8 @@ class _Search:
             self.found.append((tuple(self.values[n] for n in self.comp.names), mass))
             self.best = max(self.best, mass)
             return
-        name, pin, closes = self.order[pos]
+        name, pin, _ = self.order[pos]
+        tests = self.tests[pos]
         options, after = self._options(pos), self.suffix[pos + 1]
         floor = max(self.s.prune_ratio * self.best, self.s.min_mass)
         for i, (v, p) in enumerate(options):
@@ -196,7 +212,7 @@ class _Search:
                 self.comp.u += mass * rest * after
                 break
             self.values[name] = v
-            if all(c.holds(self.values) for c in closes):
+            if all(t(self.values) for t in tests):
                 self._dfs(pos + 1, mass * p)
         self.values.pop(name, None)
 
