@@ -76,20 +76,44 @@ def _qr_text(crop: np.ndarray) -> str | None:
     return None
 
 
+def _upright_first(template: Template, Hs: list[Homography]) -> list[int]:
+    """The turns, the one that shows the page's top up in the photo first (most photos)."""
+    w, h = template.page.width, template.page.height
+    ends = np.array([[[w / 2, 0.0], [w / 2, h]]], np.float64)
+
+    def upward(H: Homography) -> float:
+        try:
+            top, bottom = cv2.perspectiveTransform(ends, np.linalg.inv(H))[0]
+        except (np.linalg.LinAlgError, cv2.error):
+            return -2.0
+        d = bottom - top
+        return float(d[1] / (np.linalg.norm(d) + 1e-9))
+
+    finite = [r for r, H in enumerate(Hs) if np.isfinite(H).all()]
+    return sorted(finite, key=lambda r: -upward(Hs[r]))
+
+
 def by_qr(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found | None:
-    """The one turn that shows a QR code where the template prints it (and its payload)."""
+    """The one turn that shows a QR code where the template prints it (and its payload). A
+    sipantau payload read there settles it at once: a page prints one QR code, and a turn
+    looks where no other turn does."""
+    from sipantau.templates.render import parse_qr_payload
+
     if template.qr is None:
         return None
     region = _qr_region(template)
     side = QR_PX_PER_UNIT * max(template.qr[2], template.qr[3])
-    crops = [
-        _crop(photo, H, region, QR_PX_PER_UNIT)
-        if np.isfinite(H).all() and _inside(photo, H, tuple(template.qr))
-        else None  # no QR code can show where the photo has no pixels
-        for H in Hs
-    ]
-    hits = [r for r, c in enumerate(crops) if c is not None and _qr_found(c, side)]
-    texts = {r: _qr_text(crops[r]) for r in hits}  # type: ignore[arg-type]
+    hits, texts = [], {}
+    for r in _upright_first(template, Hs):
+        if not _inside(photo, Hs[r], tuple(template.qr)):
+            continue  # no QR code can show where the photo has no pixels
+        crop = _crop(photo, Hs[r], region, QR_PX_PER_UNIT)
+        if not _qr_found(crop, side):
+            continue
+        hits.append(r)
+        texts[r] = _qr_text(crop)
+        if texts[r] and parse_qr_payload(texts[r] or "") is not None:
+            return Hs[r], "qr", texts[r]
     decoded = [r for r in hits if texts[r]]
     if len(decoded) == 1:
         return Hs[decoded[0]], "qr", texts[decoded[0]]
