@@ -175,6 +175,11 @@ class _Search:
         }
         self.pins = {name: _pinner(name, pin) for name, pin, _ in self.order if pin is not None}
         self.tests = [[_tester(c) for c in closes] for _, _, closes in self.order]
+        # the next field's solver and values when a check pins it: its dead ends cost no call
+        self.next_pin = [
+            (self.pins[nxt], comp.own[nxt]) if pin is not None else None
+            for nxt, pin, _ in self.order[1:]
+        ] + [None]
         self.suffix = [1.0] * (len(self.order) + 1)
         for i in range(len(self.order) - 1, -1, -1):
             name, pin, _ = self.order[i]
@@ -206,14 +211,21 @@ class _Search:
         tests = self.tests[pos]
         options, after = self._options(pos), self.suffix[pos + 1]
         floor = max(self.s.prune_ratio * self.best, self.s.min_mass)
+        nxt = self.next_pin[pos]
         for i, (v, p) in enumerate(options):
             if self.budget[0] <= 0 or mass * p * after < floor:
                 rest = self.tail[name][i] if pin is None else p
                 self.comp.u += mass * rest * after
                 break
             self.values[name] = v
-            if all(t(self.values) for t in tests):
-                self._dfs(pos + 1, mass * p)
+            if not all(t(self.values) for t in tests):
+                continue
+            if nxt is not None:
+                x = nxt[0](self.values)
+                if x is None or not nxt[1].get(x, 0.0) > 0:
+                    self.budget[0] -= 1  # the next field's node, which no value could pass
+                    continue
+            self._dfs(pos + 1, mass * p)
         self.values.pop(name, None)
 
 
