@@ -260,6 +260,19 @@ def test_a_tablecloth_square_taken_for_a_corner_mark_is_caught_by_the_print(read
     assert print_agreement(r.page, t) >= LocateSettings().min_print_agreement + 0.2
 
 
+def test_a_strongly_curled_page_is_turned_by_its_qr(reader, tmp_path):
+    """An evaluation-generator photo of a hurried, strongly curled page: its frame puts the QR
+    code 0.26 of its side off where it is found. Still the QR's evidence, not form_not_found."""
+    from sipantau.samples.evalgen.make import make_one
+    from sipantau.samples.make import tps_codes
+
+    t = get_template(WALIKOTA)
+    truth = make_one(t, 14, tps_codes(4242, 16)[14], "hurried", 4242, 0.05, tmp_path)
+    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "curled", WALIKOTA)
+    assert r.status != "rejected", r.reasons
+    assert r.page is not None and r.page.method.startswith("corner_marks/qr")
+
+
 def test_printed_boxes_agree_with_a_right_warp_only(upright):
     """The check a frame without a read QR must pass: the upright page's boxes lie on its print,
     the same page moved by 3 % of its size either way does not."""
