@@ -19,6 +19,7 @@ from sipantau.templates.model import Template
 PATCH = 32  # px: side of the square a candidate mark is compared to the printed L at
 THICK = 0.38  # arm thickness / arm length of the printed mark (templates/render.py)
 MAX_CANDIDATES = 40  # best-fitting first: a checkered cloth or tiles make many poor Ls
+MAX_FRAMES = 6  # largest first; a checkered cloth's squares make larger frames than the page's
 
 
 def _ideal_l() -> np.ndarray:
@@ -174,7 +175,7 @@ def mark_frames(
 
         size = (photo.shape[0] * f, photo.shape[1] * f)
         return [(q / f, real) for q, real in partial_frames(marks, pts, rel, size)]
-    return [(q, None) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:3]]
+    return [(q, None) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:MAX_FRAMES]]
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:

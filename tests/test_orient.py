@@ -260,6 +260,21 @@ def test_a_tablecloth_square_taken_for_a_corner_mark_is_caught_by_the_print(read
     assert print_agreement(r.page, t) >= LocateSettings().min_print_agreement + 0.2
 
 
+def test_the_page_frame_is_found_behind_larger_frames_of_a_checkered_cloth(reader, tmp_path):
+    """An evaluation-generator photo, whole page in frame on a checkered cloth: three frames
+    larger than the page's own are made with the cloth's squares (their QR reads, their boxes
+    lie off: agreement 0.05); the fourth, the page's, is found and read."""
+    from sipantau.samples.evalgen.make import make_one
+    from sipantau.samples.make import tps_codes
+
+    t = get_template(WALIKOTA)
+    seed = 202612012
+    truth = make_one(t, 149, tps_codes(seed, 500)[149], "hurried", seed, 0.05, tmp_path)
+    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "cloth", WALIKOTA)
+    assert r.status != "rejected", r.reasons
+    assert r.page is not None and r.page.method.startswith("corner_marks/qr")
+
+
 def test_a_strongly_curled_page_is_turned_by_its_qr(reader, tmp_path):
     """An evaluation-generator photo of a hurried, strongly curled page: its frame puts the QR
     code 0.26 of its side off where it is found. Still the QR's evidence, not form_not_found."""
