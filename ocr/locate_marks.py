@@ -226,8 +226,8 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
             return page
         refined = refine_on_print(photo, template, H) if payload is not None else None
         if refined is not None:
-            page = make_page(photo, template, refined[0], f"corner_marks/{evidence}+print",
-                             settings, payload)  # fmt: skip
+            H, evidence = refined[0], f"{evidence}+print"
+            page = make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)
             if print_agreement(page, template) >= settings.min_print_agreement:
                 return page
         why.append(f"frame ({evidence}): printed boxes do not line up ({agreement:.2f})")
