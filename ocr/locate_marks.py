@@ -192,7 +192,7 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     frames = mark_frames(photo, template, settings)
     if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
-    why, cut, unclear = [], None, False
+    why, cut, unclear, bent = [], None, False, False
     for k, (quad, real) in enumerate(frames):
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
@@ -231,9 +231,11 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
             if print_agreement(page, template) >= settings.min_print_agreement:
                 return page
         why.append(f"frame ({evidence}): printed boxes do not line up ({agreement:.2f})")
+        bent |= payload is not None  # the form's own QR read: it is there, but will not lie flat
     if cut is not None:
         raise cut_off_rejection(photo, cut, "; ".join(why))
-    raise PhotoRejected(*(UNCLEAR if unclear else NOT_FOUND), detail="; ".join(why))
+    reason = UNCLEAR if unclear else NOT_FLAT if bent else NOT_FOUND
+    raise PhotoRejected(*reason, detail="; ".join(why))
 
 
 def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -248,6 +250,11 @@ def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndar
     return Hs[int(np.argmin(errs))]
 
 
+NOT_FLAT = (
+    "form_not_found",
+    "formulir terlihat, tetapi kotak angkanya tidak dapat diluruskan; ratakan kertas di atas "
+    "alas polos dan foto ulang tegak lurus dari atas",
+)
 UNCLEAR = (
     "orientation_unclear",
     "arah formulir tidak dapat dipastikan: kode QR dan judul tidak terbaca; foto ulang "

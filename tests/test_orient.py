@@ -275,6 +275,22 @@ def test_the_page_frame_is_found_behind_larger_frames_of_a_checkered_cloth(reade
     assert r.page is not None and r.page.method.startswith("corner_marks/qr")
 
 
+def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(reader, tmp_path):
+    """A small, steeply photographed page on tiles: its four marks and its QR are found, but no
+    frame lays the printed boxes right. Not read, and the monitor is told to flatten the sheet
+    and shoot from above, not to show the four corners (they are in the photo)."""
+    from sipantau.samples.evalgen.make import make_one
+    from sipantau.samples.make import tps_codes
+
+    t = get_template("c-hasil-kwk-gubernur")
+    seed = 202612011
+    truth = make_one(t, 185, tps_codes(seed, 500)[185], "hurried", seed, 0.05, tmp_path)
+    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "tiles", t.id)
+    assert r.status == "rejected"
+    assert r.reasons[0].code == "form_not_found"
+    assert "ratakan" in r.reasons[0].message and "sudut" not in r.reasons[0].message
+
+
 def test_a_strongly_curled_page_is_turned_by_its_qr(reader, tmp_path):
     """An evaluation-generator photo of a hurried, strongly curled page: its frame puts the QR
     code 0.26 of its side off where it is found. Still the QR's evidence, not form_not_found."""
