@@ -100,7 +100,8 @@ def check_batch(stack: Stack, sent: list[Sent], t0_wall: float, deadline: float)
         or not ctx.store.exists(x.sha)
     ]
     read_twice = sum(1 for i in ids if readings[i] > 1 or read_events[i] > 1)
-    unread = sum(1 for i in ids if read_events[i] == 0)
+    unread_ids = [i for i in ids if read_events[i] == 0]
+    unread = len(unread_ids)
     totals_ok, totals = _totals(ctx, stack.base, stack.admin_token())
     first, last = times
     n_read = sum(1 for i in ids if readings[i])
@@ -120,4 +121,22 @@ def check_batch(stack: Stack, sent: list[Sent], t0_wall: float, deadline: float)
         "all_read_s": round(last.timestamp() - t0_wall, 1) if last else None,
         "read_per_min": round(n_read / span * 60, 1) if span > 0 else None,
         "statuses": dict(Counter(sub.status for sub in rows.values())),
+        # what an unread submission's job says, so a failure shows its cause (first 5)
+        "unread_jobs": [_job_state(i, rows.get(i), jobs.get(i)) for i in unread_ids[:5]],
+    }
+
+
+def _job_state(sub_id: int, sub: Submission | None, job: Job | None) -> dict[str, Any]:
+    return {
+        "submission": sub_id,
+        "status": sub.status if sub else None,
+        "job": None
+        if job is None
+        else {
+            "state": job.state,
+            "attempts": job.attempts,
+            "owner": job.owner,
+            "error": (job.error or "")[:200],
+            "lease_until": job.lease_until.isoformat() if job.lease_until else None,
+        },
     }
