@@ -201,7 +201,8 @@ class _Search:
         p = self.comp.own[name].get(x, 0.0) if x is not None else 0.0
         return [(x, p)] if p > 0 and x is not None else []  # misses are inside U's top-k term
 
-    def _dfs(self, pos: int, mass: float) -> None:
+    def _dfs(self, pos: int, mass: float, options: list[tuple[int, float]] | None = None) -> None:
+        """`options`: this field's, when the caller already solved its pinning check."""
         self.budget[0] -= 1
         if pos == len(self.order):
             self.found.append((tuple(self.values[n] for n in self.comp.names), mass))
@@ -209,7 +210,9 @@ class _Search:
             return
         name, pin, _ = self.order[pos]
         tests = self.tests[pos]
-        options, after = self._options(pos), self.suffix[pos + 1]
+        if options is None:
+            options = self._options(pos)
+        after = self.suffix[pos + 1]
         floor = max(self.s.prune_ratio * self.best, self.s.min_mass)
         nxt = self.next_pin[pos]
         for i, (v, p) in enumerate(options):
@@ -220,12 +223,15 @@ class _Search:
             self.values[name] = v
             if not all(t(self.values) for t in tests):
                 continue
-            if nxt is not None:
-                x = nxt[0](self.values)
-                if x is None or not nxt[1].get(x, 0.0) > 0:
-                    self.budget[0] -= 1  # the next field's node, which no value could pass
-                    continue
-            self._dfs(pos + 1, mass * p)
+            if nxt is None:
+                self._dfs(pos + 1, mass * p)
+                continue
+            x = nxt[0](self.values)
+            px = nxt[1].get(x, 0.0) if x is not None else 0.0
+            if x is None or not px > 0:
+                self.budget[0] -= 1  # the next field's node, which no value could pass
+                continue
+            self._dfs(pos + 1, mass * p, [(x, px)])
         self.values.pop(name, None)
 
 

@@ -244,17 +244,25 @@ def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
     assert "sudut" in r.reasons[0].message
 
 
+def _eval_photo(t, index: int, count: int, level: str, seed: int, tmp_path) -> bytes:
+    """Photo `index` of a set of `count` made by the evaluation generator (as `bench scale` and
+    `bench locate` make them), with 5 % officer slips."""
+    from sipantau.samples.evalgen.make import make_one
+    from sipantau.samples.make import tps_codes
+
+    tps = tps_codes(seed, count)[index]
+    truth = make_one(t, index, tps, level, seed, 0.05, tmp_path)
+    return (tmp_path / truth["photo"]).read_bytes()
+
+
 def test_a_tablecloth_square_taken_for_a_corner_mark_is_caught_by_the_print(reader, tmp_path):
     """An evaluation-generator photo of a small page on a checkered cloth: the largest frame of
     four L's has a square of the cloth for a corner, and the QR code still reads in it. The
     printed boxes decide (that warp put them 20-40 px off; agreement 0.05): the right frame."""
     from sipantau.ocr.boxes import print_agreement
-    from sipantau.samples.evalgen.make import make_one
-    from sipantau.samples.make import tps_codes
 
     t = get_template(WALIKOTA)
-    truth = make_one(t, 31, tps_codes(202612012, 500)[31], "normal", 202612012, 0.05, tmp_path)
-    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "cloth", WALIKOTA)
+    r = reader.read(_eval_photo(t, 31, 500, "normal", 202612012, tmp_path), "cloth", WALIKOTA)
     assert r.status != "rejected" and r.page is not None, r.reasons
     assert r.page.method.startswith("corner_marks/qr")
     assert print_agreement(r.page, t) >= LocateSettings().min_print_agreement + 0.2
@@ -264,13 +272,8 @@ def test_the_page_frame_is_found_behind_larger_frames_of_a_checkered_cloth(reade
     """An evaluation-generator photo, whole page in frame on a checkered cloth: three frames
     larger than the page's own are made with the cloth's squares (their QR reads, their boxes
     lie off: agreement 0.05); the fourth, the page's, is found and read."""
-    from sipantau.samples.evalgen.make import make_one
-    from sipantau.samples.make import tps_codes
-
     t = get_template(WALIKOTA)
-    seed = 202612012
-    truth = make_one(t, 149, tps_codes(seed, 500)[149], "hurried", seed, 0.05, tmp_path)
-    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "cloth", WALIKOTA)
+    r = reader.read(_eval_photo(t, 149, 500, "hurried", 202612012, tmp_path), "cloth", WALIKOTA)
     assert r.status != "rejected", r.reasons
     assert r.page is not None and r.page.method.startswith("corner_marks/qr")
 
@@ -279,13 +282,8 @@ def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(reader, tmp_
     """A small, steeply photographed page on tiles: its four marks and its QR are found, but no
     frame lays the printed boxes right. Not read, and the monitor is told to flatten the sheet
     and shoot from above, not to show the four corners (they are in the photo)."""
-    from sipantau.samples.evalgen.make import make_one
-    from sipantau.samples.make import tps_codes
-
     t = get_template("c-hasil-kwk-gubernur")
-    seed = 202612011
-    truth = make_one(t, 185, tps_codes(seed, 500)[185], "hurried", seed, 0.05, tmp_path)
-    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "tiles", t.id)
+    r = reader.read(_eval_photo(t, 185, 500, "hurried", 202612011, tmp_path), "tiles", t.id)
     assert r.status == "rejected"
     assert r.reasons[0].code == "form_not_found"
     assert "ratakan" in r.reasons[0].message and "sudut" not in r.reasons[0].message
@@ -294,12 +292,8 @@ def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(reader, tmp_
 def test_a_strongly_curled_page_is_turned_by_its_qr(reader, tmp_path):
     """An evaluation-generator photo of a hurried, strongly curled page: its frame puts the QR
     code 0.26 of its side off where it is found. Still the QR's evidence, not form_not_found."""
-    from sipantau.samples.evalgen.make import make_one
-    from sipantau.samples.make import tps_codes
-
     t = get_template(WALIKOTA)
-    truth = make_one(t, 14, tps_codes(4242, 16)[14], "hurried", 4242, 0.05, tmp_path)
-    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "curled", WALIKOTA)
+    r = reader.read(_eval_photo(t, 14, 16, "hurried", 4242, tmp_path), "curled", WALIKOTA)
     assert r.status != "rejected", r.reasons
     assert r.page is not None and r.page.method.startswith("corner_marks/qr")
 
