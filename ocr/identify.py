@@ -87,8 +87,8 @@ def read_qr(photo: GrayImage, sides: Sequence[int] = QR_SIDES) -> str | None:
     return None
 
 
-def _by_qr(photo: GrayImage, known: set[str]) -> Identification | None:
-    text = read_qr(photo)
+def _by_qr(photo: GrayImage, known: set[str], sides: Sequence[int]) -> Identification | None:
+    text = read_qr(photo, sides)
     parsed = parse_qr_payload(text) if text else None
     if parsed and parsed[0] in known:
         return Identification(parsed[0], parsed[1], "qr")
@@ -173,11 +173,14 @@ def match_title(text: str, templates: Sequence[Template]) -> tuple[Template, flo
 
 
 def identify(
-    photo: GrayImage, templates: Sequence[Template], by_title: bool = True
+    photo: GrayImage,
+    templates: Sequence[Template],
+    by_title: bool = True,
+    qr_sides: Sequence[int] = QR_SIDES,
 ) -> Identification:
-    """QR code first, then (unless not `by_title`) the printed title in each of 4 rotations;
-    else FormNotIdentified."""
-    found = _by_qr(photo, {t.id for t in templates})
+    """QR code first (searched at `qr_sides`), then (unless not `by_title`) the printed title
+    in each of 4 rotations; else FormNotIdentified."""
+    found = _by_qr(photo, {t.id for t in templates}, qr_sides)
     if found:
         return found
     for turns in (0, 2, 1, 3) if by_title else ():

@@ -25,6 +25,7 @@ from sipantau.templates.render import parse_qr_payload
 log = logging.getLogger("sipantau.read")
 
 DebugSink = Callable[[str, np.ndarray], None]
+PHOTO_QR_SIDES = (1600,)  # long side, px, a whole photo is searched for a QR code at first
 FAILED = Reason(
     "processing_failed", "foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
 )
@@ -58,7 +59,7 @@ class Reader:
     def _read(self, data: bytes, photo: str, template_id: str | None) -> FormReading:
         decoded = decode(data, self.settings.decode)
         image = decoded.image
-        template, page, tps = self._find(image, template_id)
+        template, page, tps, named = self._find(image, template_id)
         small = page_width_px(page) < 0.6 * self.settings.locate.canonical_width
         if decoded.reduction > 1 and small:
             # the page is small in the frame: read it from the full-size decode instead
@@ -72,7 +73,7 @@ class Reader:
         problems = assess(image, page, template, crops, self.settings.quality)
         if tps is None and not problems:  # not read while identifying; a retake reads it then
             tps = self._check_qr(page, template)
-            if tps is None:
+            if tps is None and not named:
                 self._check_title(page, template)
         if problems:
             return FormReading(
@@ -115,7 +116,11 @@ class Reader:
             page=page,
         )
 
-    def _find(self, image: GrayImage, template_id: str | None) -> tuple[Template, Page, str | None]:
+    def _find(
+        self, image: GrayImage, template_id: str | None
+    ) -> tuple[Template, Page, str | None, bool]:
+        """The form, its page, the QR's TPS, and whether its title was already asked which form
+        it is (identifying does; a chosen form is checked after the quality gates)."""
         if template_id is not None:
             if template_id not in self.templates:
                 raise UnknownTemplate(f"templat '{template_id}' tidak dikenal")
@@ -124,7 +129,7 @@ class Reader:
                 page = locate(image, template, self.settings.locate)
             except PhotoRejected as exc:
                 raise self._explain_wrong_form(image, template, exc) from exc
-            return template, page, None
+            return template, page, None, False
         return self._identify_and_locate(image)
 
     def _check_qr(self, page: Page, template: Template) -> str | None:
@@ -144,30 +149,34 @@ class Reader:
     def _check_title(self, page: Page, template: Template) -> None:
         """No QR payload: when another form shares this page frame (another race), its printed
         title must not say it is that one."""
-        from sipantau.ocr.identify import match_title
-        from sipantau.ocr.locate_orient import title_on_page
-
-        frame = template.page.model_dump_json() + template.locator.model_dump_json()
-        siblings = [
-            t
-            for t in self.templates.values()
-            if t.id != template.id
-            and t.page.model_dump_json() + t.locator.model_dump_json() == frame
-        ]
-        text = title_on_page(page, template) if siblings else None
-        hit = match_title(text, [template, *siblings]) if text else None
+        hit = self._titled(page, template)
         if hit and hit[0].id != template.id:
             raise PhotoRejected(
                 "wrong_form",
                 f"foto ini formulir '{hit[0].id}', bukan '{template.id}' (menurut judulnya)",
-                detail=f"title read: {(text or '').strip()!r}",
+                detail=f"title read: {hit[1].strip()!r}",
             )
+
+    def _titled(self, page: Page, template: Template) -> tuple[Template, str] | None:
+        """Of the forms sharing `template`'s page frame, the one the page's printed title names,
+        with the text read; None when no other form shares the frame or the title names none."""
+        from sipantau.ocr.identify import match_title
+        from sipantau.ocr.locate_orient import title_on_page
+
+        siblings = [
+            t
+            for t in self.templates.values()
+            if t.id != template.id and _frame(t) == _frame(template)
+        ]
+        text = title_on_page(page, template) if siblings else None
+        hit = match_title(text, [template, *siblings]) if text else None
+        return (hit[0], text or "") if hit else None
 
     def _photo_qr(self, image: GrayImage) -> tuple[str, str | None] | None:
         """(template id, TPS) from a QR code anywhere in the photo, when it names a known form."""
         from sipantau.ocr.identify import read_qr as read_photo_qr
 
-        parsed = parse_qr_payload(read_photo_qr(image, sides=(1600,)) or "")
+        parsed = parse_qr_payload(read_photo_qr(image, sides=PHOTO_QR_SIDES) or "")
         return parsed if parsed and parsed[0] in self.templates else None
 
     def _explain_wrong_form(
@@ -190,43 +199,61 @@ class Reader:
 
     def _identify_and_locate(
         self, image: GrayImage, by_title: bool = True
-    ) -> tuple[Template, Page, str | None]:
-        """Which known form is this? Its QR code first; else each page frame's locator once
-        (ArUco, then corner marks, whose QR or title names the form), else the printed title."""
+    ) -> tuple[Template, Page, str | None, bool]:
+        """Which known form is this? Each page frame's locator once (ArUco, then corner marks),
+        whose QR or title names the form; else a QR code anywhere in the photo; else the
+        printed title. Frames go first: a found page shows its QR where the template prints it,
+        a fraction of the cost of searching the whole photo for it."""
+        refused: dict[str, tuple[str, PhotoRejected]] = {}  # frame -> (template id, reason)
+        for kind in ("aruco", "corner_marks"):
+            for t in self.templates.values():
+                frame = _frame(t)
+                if t.locator.kind != kind or frame in refused:
+                    continue
+                try:
+                    page = locate(image, t, self.settings.locate)
+                except PhotoRejected as exc:
+                    refused[frame] = (t.id, exc)
+                    continue
+                return self._name_form(image, t, page)
+        from sipantau.ocr.identify import QR_SIDES, identify
+
         parsed = self._photo_qr(image)
         if parsed:
             template = self.templates[parsed[0]]
-            return template, locate(image, template, self.settings.locate), parsed[1]
-        tried: set[str] = set()
-        for kind in ("aruco", "corner_marks"):
-            for t in self.templates.values():
-                frame = t.page.model_dump_json() + t.locator.model_dump_json()
-                if t.locator.kind != kind or frame in tried:
-                    continue
-                tried.add(frame)
-                try:
-                    page = locate(image, t, self.settings.locate)
-                except PhotoRejected:
-                    continue
-                return self._by_qr(image, t, page)
-        from sipantau.ocr.identify import identify
-
-        ident = identify(image, list(self.templates.values()), by_title)
+            tried = refused.get(_frame(template))
+            if tried is not None and tried[0] == template.id:
+                raise tried[1]  # this form's locator already said why it cannot be read
+            return template, locate(image, template, self.settings.locate), parsed[1], True
+        sides = [s for s in QR_SIDES if s not in PHOTO_QR_SIDES]
+        ident = identify(image, list(self.templates.values()), by_title, qr_sides=sides)
         template = self.templates[ident.template_id]
         page = locate(image, template, self.settings.locate)
-        return template, page, ident.tps
+        return template, page, ident.tps, True
 
-    def _by_qr(
+    def _name_form(
         self, image: GrayImage, t: Template, page: Page
-    ) -> tuple[Template, Page, str | None]:
-        """The QR's TPS; and the form the QR names when it shares `t`'s frame (another race)."""
+    ) -> tuple[Template, Page, str | None, bool]:
+        """Which form the page `t`'s locator found is, and its TPS: its QR code (on the page,
+        else anywhere in the photo), else its printed title among the forms of this frame."""
         parsed = parse_qr_payload(page.identity or read_qr(page, t) or "")
         if parsed is None or parsed[0] not in self.templates:
-            return t, page, None
-        other = self.templates[parsed[0]]
-        if other.id == t.id or (other.page, other.locator) == (t.page, t.locator):
-            return other, page, parsed[1]  # the same page frame: the same warp serves
-        return other, locate(image, other, self.settings.locate), parsed[1]
+            parsed = self._photo_qr(image)
+        if parsed is None:
+            hit = self._titled(page, t)
+            other, tps = (hit[0] if hit else t), None
+        else:
+            other, tps = self.templates[parsed[0]], parsed[1]
+        if other.id == t.id:
+            return t, page, tps, True
+        if _frame(other) == _frame(t) and not page.method.endswith("+print"):
+            return other, page, tps, True  # the same page frame: the same warp serves
+        return other, locate(image, other, self.settings.locate), tps, True  # or its own print
+
+
+def _frame(t: Template) -> str:
+    """A template's page frame: templates that share it are located by the same warp."""
+    return t.page.model_dump_json() + t.locator.model_dump_json()
 
 
 def review_reasons(verdict: Verdict) -> list[Reason]:

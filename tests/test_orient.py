@@ -232,6 +232,38 @@ def test_another_race_without_its_qr_is_named_by_its_title(reader):
     assert r.status != "rejected", r.reasons
 
 
+@pytest.mark.parametrize("tid", [WALIKOTA, "c-hasil-kwk-gubernur"])
+def test_unchosen_race_with_an_unreadable_qr_is_named_by_its_title(reader, tid):
+    """No form chosen (the service reads so): a C.HASIL sheet whose QR shows its finder patterns
+    but cannot be decoded is found by the frame both races share and named by its printed
+    title, whichever race the locator tried first; never 'wrong form' against a form nobody
+    chose (the walikota sheet was, before)."""
+    t = get_template(tid)
+    img = _gray(f"{tid}-0001-careful.jpg")
+    want = reader.read(_jpeg(img), "chosen", tid)
+    page0 = locate(img, t)
+    x, y, w, h = t.qr  # paint over the data modules, keep the three finder patterns
+    hidden = _blot(img, page0, [x + 0.3 * w, y + 0.3 * h, 0.4 * w, 0.4 * h])
+    hidden = _blot(hidden, page0, [x + 0.6 * w, y + 0.6 * h, 0.4 * w, 0.4 * h])
+    page = locate(hidden, t)
+    assert page.method == "corner_marks/qr" and page.identity is None
+    r = reader.read(_jpeg(hidden), "unchosen")
+    assert r.status != "rejected", r.reasons
+    assert r.template == tid and r.tps is None
+    assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in want.fields.items()}
+
+
+@pytest.mark.parametrize("tid", [WALIKOTA, "c-hasil-kwk-gubernur", "sipantau-blanko"])
+def test_unchosen_form_is_named_by_the_qr_on_its_page(reader, tid):
+    """No form chosen: the page's own QR names the form and its TPS, as a chosen form's read."""
+    name = f"{tid}-0001-careful.jpg"
+    want = reader.read((SAMPLES / name).read_bytes(), "chosen", tid)
+    r = reader.read((SAMPLES / name).read_bytes(), "unchosen")
+    assert r.template == tid and r.tps == _truth(name)["tps"] == want.tps
+    assert r.status == want.status
+    assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in want.fields.items()}
+
+
 def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
     """The top half (QR code, title, two marks) out of the photo: two marks alone do not show
     that this is the form (another form's marks make such frames too), so it is not found, with
