@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Mapping, Sequence
+import operator
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 from sipantau.ocr.assemble import Hypothesis
-from sipantau.ocr.checks import CompiledCheck
+from sipantau.ocr.checks import CompiledCheck, Linear
 from sipantau.ocr.settings import DecisionSettings
 
 
@@ -124,16 +125,39 @@ def search_order(
     return order
 
 
+def _integer_sum(
+    lin: Linear, skip: Collection[str] = ()
+) -> Callable[[Mapping[str, int]], int] | None:
+    """Fast `const + sum(c * values[k])` over a check's integer coefficients (the usual sums),
+    the fields `skip` left out; None when a coefficient is not an integer."""
+    if not all(isinstance(c, int) for c in lin.values()):
+        return None
+    const = int(lin.get("", 0))
+    groups: dict[int, list[str]] = {}
+    for k, c in lin.items():
+        if k and k not in skip:
+            groups.setdefault(int(c), []).append(k)
+    parts = [(c, operator.itemgetter(*ks), len(ks) == 1) for c, ks in groups.items()]
+
+    def total(values: Mapping[str, int]) -> int:
+        out = const
+        for c, get, single in parts:
+            out += c * (get(values) if single else sum(get(values)))
+        return out
+
+    return total
+
+
 def _pinner(name: str, check: CompiledCheck) -> Callable[[Mapping[str, int]], int | None]:
     """Fast `check.solve(name, values)` for integer coefficients (the usual sums)."""
     lin = check.linear or {}
-    if not all(isinstance(c, int) for c in lin.values()):
+    rest_of = _integer_sum(lin, skip=(name,))
+    if rest_of is None:
         return lambda values: check.solve(name, values)
-    a, const = int(lin[name]), int(lin.get("", 0))
-    terms = [(k, int(c)) for k, c in lin.items() if k and k != name]
+    a = int(lin[name])
 
     def solve(values: Mapping[str, int]) -> int | None:
-        rest = const + sum(c * values[k] for k, c in terms)
+        rest = rest_of(values)
         return -rest // a if rest % a == 0 else None
 
     return solve
@@ -141,16 +165,42 @@ def _pinner(name: str, check: CompiledCheck) -> Callable[[Mapping[str, int]], in
 
 def _tester(check: CompiledCheck) -> Callable[[Mapping[str, int]], bool]:
     """Fast `check.holds(values)` for integer coefficients, every value present (the search)."""
-    lin = check.linear or {}
-    if check.linear is None or not all(isinstance(c, int) for c in lin.values()):
+    total = _integer_sum(check.linear) if check.linear is not None else None
+    if total is None:
         return lambda values: bool(check.holds(values))
-    const, compare = int(lin.get("", 0)), check.compare
-    terms = [(k, int(c)) for k, c in lin.items() if k]
+    compare = check.compare
 
     def holds(values: Mapping[str, int]) -> bool:
-        return bool(compare(const + sum(c * values[k] for k, c in terms), 0))
+        return bool(compare(total(values), 0))
 
     return holds
+
+
+@dataclass(frozen=True)
+class _NextPin:
+    """The field after this one, pinned by a check: for an integer check its value is
+    -(rest + c * v) / a, v this field's value and rest the check's sum without both fields."""
+
+    own: dict[int, float]  # the pinned field's values and their probabilities
+    solve: Callable[[Mapping[str, int]], int | None]
+    rest: Callable[[Mapping[str, int]], int] | None  # None: not integer, use `solve`
+    c: int = 0
+    a: int = 1
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        nxt: str,
+        check: CompiledCheck,
+        solve: Callable[[Mapping[str, int]], int | None],
+        own: dict[int, float],
+    ) -> _NextPin:
+        lin = check.linear or {}
+        rest = _integer_sum(lin, skip=(name, nxt))
+        if rest is None:
+            return cls(own, solve, None)
+        return cls(own, solve, rest, int(lin.get(name, 0)), int(lin[nxt]))
 
 
 class _Search:
@@ -175,10 +225,10 @@ class _Search:
         }
         self.pins = {name: _pinner(name, pin) for name, pin, _ in self.order if pin is not None}
         self.tests = [[_tester(c) for c in closes] for _, _, closes in self.order]
-        # the next field's solver and values when a check pins it: its dead ends cost no call
+        # the next field when a check pins it: its dead ends cost no call
         self.next_pin = [
-            (self.pins[nxt], comp.own[nxt]) if pin is not None else None
-            for nxt, pin, _ in self.order[1:]
+            _NextPin.of(name, nxt, pin, self.pins[nxt], comp.own[nxt]) if pin is not None else None
+            for (name, _, _), (nxt, pin, _) in zip(self.order[:-1], self.order[1:], strict=True)
         ] + [None]
         self.suffix = [1.0] * (len(self.order) + 1)
         for i in range(len(self.order) - 1, -1, -1):
@@ -187,6 +237,10 @@ class _Search:
             step = (o[0][1] if o else 0.0) if pin is not None else self.tail[name][0]
             self.suffix[i] = self.suffix[i + 1] * step
         self.values: dict[str, int] = {}
+        get = operator.itemgetter(*comp.names)
+        self.assignment: Callable[[Mapping[str, int]], tuple[int, ...]] = (
+            get if len(comp.names) > 1 else lambda values: (get(values),)
+        )
         self.found: list[tuple[tuple[int, ...], float]] = []
         self.best = 0.0
 
@@ -202,11 +256,12 @@ class _Search:
         return [(x, p)] if p > 0 and x is not None else []  # misses are inside U's top-k term
 
     def _dfs(self, pos: int, mass: float, options: list[tuple[int, float]] | None = None) -> None:
-        """`options`: this field's, when the caller already solved its pinning check."""
-        self.budget[0] -= 1
+        """`options`: this field's, when the caller already solved its pinning check. The
+        last field's children (complete assignments) are recorded here, not in a call each."""
+        budget, values = self.budget, self.values
+        budget[0] -= 1
         if pos == len(self.order):
-            self.found.append((tuple(self.values[n] for n in self.comp.names), mass))
-            self.best = max(self.best, mass)
+            self._record(mass)
             return
         name, pin, _ = self.order[pos]
         tests = self.tests[pos]
@@ -215,24 +270,39 @@ class _Search:
         after = self.suffix[pos + 1]
         floor = max(self.s.prune_ratio * self.best, self.s.min_mass)
         nxt = self.next_pin[pos]
+        last = pos + 1 == len(self.order)
+        if nxt is not None:
+            base = nxt.rest(values) if nxt.rest is not None else None
+            c, a, own = nxt.c, nxt.a, nxt.own
         for i, (v, p) in enumerate(options):
-            if self.budget[0] <= 0 or mass * p * after < floor:
+            if budget[0] <= 0 or mass * p * after < floor:
                 rest = self.tail[name][i] if pin is None else p
                 self.comp.u += mass * rest * after
                 break
-            self.values[name] = v
-            if not all(t(self.values) for t in tests):
+            values[name] = v
+            if tests and not all(t(values) for t in tests):
                 continue
-            if nxt is None:
+            if last:
+                budget[0] -= 1
+                self._record(mass * p)
+            elif nxt is None:
                 self._dfs(pos + 1, mass * p)
-                continue
-            x = nxt[0](self.values)
-            px = nxt[1].get(x, 0.0) if x is not None else 0.0
-            if x is None or not px > 0:
-                self.budget[0] -= 1  # the next field's node, which no value could pass
-                continue
-            self._dfs(pos + 1, mass * p, [(x, px)])
-        self.values.pop(name, None)
+            else:
+                if base is None:
+                    x = nxt.solve(values)
+                else:
+                    r = base + c * v
+                    x = -r // a if r % a == 0 else None
+                px = own.get(x, 0.0) if x is not None else 0.0
+                if x is None or not px > 0:
+                    budget[0] -= 1  # the next field's node, which no value could pass
+                    continue
+                self._dfs(pos + 1, mass * p, [(x, px)])
+        values.pop(name, None)
+
+    def _record(self, mass: float) -> None:
+        self.found.append((self.assignment(self.values), mass))
+        self.best = max(self.best, mass)
 
 
 def _decode_component(
