@@ -50,26 +50,38 @@ def _qr_region(template: Template) -> tuple[float, float, float, float]:
     return x - m, y - m, w + 2 * m, h + 2 * m
 
 
-def _qr_found(crop: np.ndarray, side_px: float) -> bool:
-    """A QR code's three finder patterns near the middle of the crop, about the printed size."""
+def _qr_found(crop: np.ndarray, side_px: float) -> np.ndarray | None:
+    """A QR code's three finder patterns near the middle of the crop, about the printed size:
+    its corner points, else None."""
     try:
         ok, pts = cv2.QRCodeDetector().detect(crop)
     except cv2.error:
-        return False
+        return None
     if not ok or pts is None:
-        return False
-    pts = pts.reshape(-1, 2)
+        return None
+    corners = pts.reshape(-1, 2)
     centre = np.array(crop.shape[::-1], np.float64) / 2
-    size = float(np.sqrt(abs(cv2.contourArea(pts.astype(np.float32)))))
-    near = np.linalg.norm(pts.mean(axis=0) - centre) < QR_OFF_CENTRE * side_px
-    return bool(near and 0.6 * side_px < size < 1.5 * side_px)
+    size = float(np.sqrt(abs(cv2.contourArea(corners.astype(np.float32)))))
+    near = np.linalg.norm(corners.mean(axis=0) - centre) < QR_OFF_CENTRE * side_px
+    return pts if near and 0.6 * side_px < size < 1.5 * side_px else None
 
 
-def _qr_text(crop: np.ndarray) -> str | None:
+def _qr_text(crop: np.ndarray, pts: np.ndarray) -> str | None:
+    """The payload of the code found at `pts`: decoded there (what detectAndDecode would do,
+    without detecting again), else by the ArUco-based detector and on a sharpened copy."""
+    try:
+        text = cv2.QRCodeDetector().decode(crop, pts)[0]
+    except cv2.error:
+        text = ""
+    if text:
+        return str(text)
     big = cv2.resize(crop, None, fx=1.5, fy=1.5, interpolation=cv2.INTER_CUBIC)
     sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 3), -1.0, 0)
-    for img in (crop, sharp):
-        for det in (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco()):
+    for img, dets in (
+        (crop, (cv2.QRCodeDetectorAruco(),)),
+        (sharp, (cv2.QRCodeDetector(), cv2.QRCodeDetectorAruco())),
+    ):
+        for det in dets:
             try:
                 text = det.detectAndDecode(img)[0]
             except cv2.error:
@@ -111,10 +123,11 @@ def by_qr(photo: GrayImage, template: Template, Hs: list[Homography]) -> Found |
         if not _inside(photo, Hs[r], tuple(template.qr)):
             continue  # no QR code can show where the photo has no pixels
         crop = _crop(photo, Hs[r], region, QR_PX_PER_UNIT)
-        if not _qr_found(crop, side):
+        pts = _qr_found(crop, side)
+        if pts is None:
             continue
         hits.append(r)
-        texts[r] = _qr_text(crop)
+        texts[r] = _qr_text(crop, pts)
         if texts[r] and parse_qr_payload(texts[r] or "") is not None:
             return Hs[r], "qr", texts[r]
     decoded = [r for r in hits if texts[r]]
