@@ -216,20 +216,29 @@ class Reader:
                     refused[frame] = (t.id, exc)
                     continue
                 return self._name_form(image, t, page)
-        from sipantau.ocr.identify import QR_SIDES, identify
+        from sipantau.ocr.identify import QR_SIDES, FormNotIdentified, identify
 
         parsed = self._photo_qr(image)
-        if parsed:
-            template = self.templates[parsed[0]]
-            tried = refused.get(_frame(template))
-            if tried is not None and tried[0] == template.id:
-                raise tried[1]  # this form's locator already said why it cannot be read
-            return template, locate(image, template, self.settings.locate), parsed[1], True
-        sides = [s for s in QR_SIDES if s not in PHOTO_QR_SIDES]
-        ident = identify(image, list(self.templates.values()), by_title, qr_sides=sides)
-        template = self.templates[ident.template_id]
-        page = locate(image, template, self.settings.locate)
-        return template, page, ident.tps, True
+        if parsed is None:
+            # the title is read only for a form whose frame was not yet tried (an added form):
+            # a form named by its title is located by its frame, which already said no
+            untried = any(_frame(t) not in refused for t in self.templates.values())
+            sides = [s for s in QR_SIDES if s not in PHOTO_QR_SIDES]
+            try:
+                ident = identify(
+                    image, list(self.templates.values()), by_title and untried, qr_sides=sides
+                )
+            except FormNotIdentified:
+                seen = [exc for _, exc in refused.values() if _saw_the_form(exc)]
+                if seen and not untried:
+                    raise seen[0] from None
+                raise
+            parsed = ident.template_id, ident.tps
+        template = self.templates[parsed[0]]
+        tried = refused.get(_frame(template))
+        if tried is not None and tried[0] == template.id:
+            raise tried[1]  # this form's locator already said why it cannot be read
+        return template, locate(image, template, self.settings.locate), parsed[1], True
 
     def _name_form(
         self, image: GrayImage, t: Template, page: Page
@@ -249,6 +258,14 @@ class Reader:
         if _frame(other) == _frame(t) and not page.method.endswith("+print"):
             return other, page, tps, True  # the same page frame: the same warp serves
         return other, locate(image, other, self.settings.locate), tps, True  # or its own print
+
+
+def _saw_the_form(exc: PhotoRejected) -> bool:
+    """A locator's refusal that saw the form itself (its QR, title or markers): cut off, or
+    found but not flat; a better answer than 'form not identified'."""
+    from sipantau.ocr.locate_marks import NOT_FLAT
+
+    return exc.code == "cut_off" or (exc.code, exc.message) == NOT_FLAT
 
 
 def _frame(t: Template) -> str:

@@ -206,6 +206,27 @@ def test_cut_off_page_names_the_side(reader, upright, side, word):
     assert r.reasons[0].code == "cut_off" and f"bagian {word}" in r.reasons[0].message
 
 
+def test_unchosen_cut_off_page_names_the_side(reader, upright, monkeypatch):
+    """No form chosen: the frame's locator says the page is cut off, the QR names the form, and
+    that reason is given as is (not located again, no title read over the whole photo)."""
+    import sipantau.ocr.identify as identify
+
+    t, img, page0 = upright
+    monkeypatch.setattr(identify, "ocr_top", lambda *a: pytest.fail("title OCR of the photo"))
+    r = reader.read(_jpeg(_cut(img, page0, "bottom", t)), "cut")
+    assert r.status == "rejected"
+    assert r.reasons[0].code == "cut_off" and "bagian bawah" in r.reasons[0].message
+    # a QR the search of the whole photo cannot read: the locator read it on the page, so the
+    # form was seen and its reason is given, not 'form not identified'
+    monkeypatch.setattr(identify, "read_qr", lambda *a, **k: None)
+    y = photo_points(page0, np.array([[t.page.width / 2, 0.6 * t.page.height]], float))[0][1]
+    with pytest.raises(PhotoRejected, match="bawah"):
+        locate(img[: int(y)], t)  # the locator itself says so (its boxes well out)
+    r = reader.read(_jpeg(img[: int(y)]), "cut, QR read on the page only")
+    assert r.status == "rejected"
+    assert r.reasons[0].code == "cut_off" and "bawah" in r.reasons[0].message
+
+
 def test_page_partly_out_of_frame_with_its_boxes_in_is_read(reader, upright):
     """The photo cut through the page margin above the tables (the bottom corner marks out of
     frame): every digit box is in the photo, so the page is read."""
