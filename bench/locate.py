@@ -1,6 +1,7 @@
 """`sipantau bench locate`: located / rejected-with-reason per set and per template, on forged
-photos (whole page in frame, turned, another form's) and on the real sets of ../shared/real/,
-registered as added templates (also the Depok scan of ../shared/reference/)."""
+photos (whole page in frame, read as chosen and with no form chosen as the service reads them,
+turned, another form's) and on the real sets of ../shared/real/, registered as added templates
+(also the Depok scan of ../shared/reference/)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,7 @@ class Case:
     expect: str = "read"  # read | wrong_form:<id> | cut_off | rejected
     corners: np.ndarray | None = None  # truth page corners (photo px), when known
     values: dict[str, Any] | None = None  # truth values, when known
+    chosen: bool = True  # False: read with no form chosen, as the service does; named right?
 
 
 @dataclass
@@ -74,7 +76,9 @@ class Tally:
         if code:
             self.reasons[code] += 1
         if case.expect == "read":
-            self.as_expected += r.status != "rejected"
+            self.as_expected += r.status != "rejected" and (
+                case.chosen or r.template == case.template
+            )
         elif case.expect == "cut_off":
             self.as_expected += code == "cut_off"
         elif case.expect.startswith("wrong_form:"):
@@ -148,6 +152,8 @@ def forged_cases(dirs: list[Path]) -> Iterator[Case]:
             base = Case(f"{kind}:{d.name}", t["photo"], data, t["template"], "read", corners)
             base.values = t.get("fields")
             yield base
+            if whole:
+                yield replace(base, set=f"unchosen:{d.name}", chosen=False)
             deg = (90, 180, 270)[i % 3]
             turned, tc = _turned(data, deg, corners)
             yield Case(f"turned:{d.name}", f"{t['photo']}@{deg}", turned, t["template"], "read", tc)
@@ -217,7 +223,7 @@ def run(cases: Iterator[Case], templates_dir: Path | None) -> dict[str, dict[str
     reader = Reader(registry.all_templates(), READERS["cnn"]())
     out: dict[str, dict[str, Tally]] = {}
     for case in cases:
-        r = reader.read(case.data, case.name, case.template)
+        r = reader.read(case.data, case.name, case.template if case.chosen else None)
         for key in ("all", case.template):
             t = out.setdefault(case.set, {}).setdefault(key, Tally())
             t.add(case, r, wrong_turn(case, r))
