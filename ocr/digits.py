@@ -80,6 +80,26 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> Probs:
     return e / e.sum(axis=1, keepdims=True)
 
 
+def raise_error(probs: Probs, log10_error: Sequence[float], error: Sequence[float]) -> Probs:
+    """Each row's claimed error (1 - its top probability) raised to what crops of unseen
+    writers showed at that claim (a monotone map, read by interpolation), never lowered and
+    never past the point where another class would overtake the top one; the other classes
+    keep their proportions. Rows still sum to 1."""
+    if len(log10_error) == 0 or len(probs) == 0:
+        return probs
+    top = probs.argmax(axis=1)
+    rows = np.arange(len(probs))
+    claimed = 1.0 - probs[rows, top]
+    runner = np.sort(probs, axis=1)[:, -2]
+    seen = np.interp(np.log10(np.maximum(claimed, 1e-300)), log10_error, error)
+    keep_top = np.divide(claimed, claimed + runner, out=claimed.copy(), where=claimed + runner > 0)
+    new = np.maximum(claimed, np.minimum(seen, keep_top))
+    scale = np.divide(new, claimed, out=np.ones_like(new), where=claimed > 0)
+    out = probs * scale[:, None]
+    out[rows, top] = 1.0 - new
+    return out
+
+
 def _model_bytes(name: str) -> bytes:
     try:
         return (resources.files("sipantau.ocr") / "models" / name).read_bytes()
@@ -97,6 +117,10 @@ class CnnDigitReader:
         if int(self.meta.get("input_size", -1)) != INPUT_SIZE:
             raise DigitModelError("Model angka tidak cocok.", detail="input size differs")
         self.temperature = float(self.meta.get("temperature", 1.0))
+        emap = self.meta.get("error_map") or {}
+        self.error_map = (list(emap.get("log10_error", [])), list(emap.get("error", [])))
+        if len(self.error_map[0]) != len(self.error_map[1]):
+            raise DigitModelError("Model angka tidak cocok.", detail="error map is malformed")
         raw = onnx if onnx is not None else _model_bytes("digits.onnx")
         try:
             self._net = cv2.dnn.readNetFromONNX(np.frombuffer(raw, np.uint8))
@@ -112,8 +136,8 @@ class CnnDigitReader:
         return np.asarray(self._net.forward(), np.float32).reshape(len(batch), N_CLASSES)
 
     def predict(self, crops: Sequence[np.ndarray]) -> Probs:
-        """N x 12 calibrated probabilities; rows sum to 1."""
-        return softmax(self.logits(crops), self.temperature)
+        """N x 12 calibrated probabilities (temperature, then the error map); rows sum to 1."""
+        return raise_error(softmax(self.logits(crops), self.temperature), *self.error_map)
 
 
 class TesseractDigitReader:

@@ -117,6 +117,35 @@ def test_fitted_temperature_gives_low_ece_on_held_out_crops(reader: CnnDigitRead
     logits = batched_logits(reader, crops)
     calibrated = ece(softmax(logits, reader.temperature), y)
     assert calibrated < 0.03, calibrated
+    assert ece(reader.predict(crops), y) < 0.03  # the error map on top keeps it so
+
+
+def test_error_map_raises_claims_to_what_was_seen() -> None:
+    """Overconfident probabilities (temperature 1 where the truth is 2): the map fitted on one
+    half makes the other half's errors promised match those seen per band, only ever raising
+    a claim; without a map nothing changes."""
+    from sipantau.ocr.digits import raise_error, softmax
+    from sipantau.ocr.training.calibrate import bands, fit_error_map
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 2, (20000, N_CLASSES))
+    logits[np.arange(20000), rng.integers(0, N_CLASSES, 20000)] += rng.uniform(6, 20, 20000)
+    labels = np.array([rng.choice(N_CLASSES, p=row) for row in softmax(logits, 2.0)])
+    over = softmax(logits, 1.0)
+    xs, ys = fit_error_map(over[:10000], labels[:10000])
+    assert xs == sorted(xs) and ys == sorted(ys)  # monotone
+    fixed = raise_error(over[10000:], xs, ys)
+    assert np.allclose(fixed.sum(1), 1.0)
+    top, rows = over[10000:].argmax(1), np.arange(10000)
+    assert (fixed[rows, top] <= over[10000:][rows, top] + 1e-12).all()  # claims only raised
+    assert (fixed[rows, top] >= fixed.max(1) - 1e-12).all()  # and the top class stays on top
+    before, after = bands(over[10000:], labels[10000:]), bands(fixed, labels[10000:])
+    _, promised, seen = before["0.01..0.1"]
+    assert seen > 1.5 * promised  # the temperature-1 claims are overconfident here
+    for band in ("0.001..0.01", "0.01..0.1"):
+        _, promised, seen = after[band]
+        assert seen >= 10 and abs(promised - seen) < 4 * np.sqrt(seen) + 2, after
+    assert np.array_equal(raise_error(over, [], []), over)
 
 
 def test_ece_and_temperature_fit() -> None:
