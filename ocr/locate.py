@@ -113,10 +113,17 @@ def _detect_at(photo: GrayImage, template: Template, long_side: int) -> dict[int
     return found
 
 
-def detect_markers(photo: GrayImage, template: Template) -> dict[int, np.ndarray]:
-    """Marker id -> its 4 corners in photo pixels: fast on a reduced copy, else full size."""
+class MarkersNotSeen(PhotoRejected):
+    """Not one ArUco marker on the reduced copy, and the full-size photo was not searched."""
+
+
+def detect_markers(
+    photo: GrayImage, template: Template, blind_search: bool = True
+) -> dict[int, np.ndarray]:
+    """Marker id -> its 4 corners in photo pixels: fast on a reduced copy, else full size
+    (when the copy shows none, only with `blind_search`)."""
     found = _detect_at(photo, template, 1000)
-    if len(found) < 4 and max(photo.shape) > 1000:
+    if len(found) < 4 and max(photo.shape) > 1000 and (found or blind_search):
         more = _detect_at(photo, template, max(photo.shape))
         if len(more) > len(found):
             found = more
@@ -128,7 +135,9 @@ def locate_aruco(photo: GrayImage, template: Template, settings: LocateSettings)
     refined on the printed lines; else the page is cut off (the side named) or not found."""
     from sipantau.ocr.locate_partial import boxes_in_photo, cut_off_rejection, refine_on_print
 
-    found = detect_markers(photo, template)
+    found = detect_markers(photo, template, settings.aruco_blind_search)
+    if not found and not settings.aruco_blind_search:
+        raise MarkersNotSeen(*NOT_FOUND, detail="no ArUco marker on the reduced copy")
     if len(found) < 2:  # one marker's corners are too close together to place the page
         raise PhotoRejected(*NOT_FOUND, detail=f"{len(found)} of 4 ArUco markers found")
     units = _marker_corners_units(template)

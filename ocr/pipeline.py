@@ -14,7 +14,7 @@ from sipantau.ocr.boxes import FieldCrops, cut_boxes
 from sipantau.ocr.decode import decode
 from sipantau.ocr.digits import DigitReader
 from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
-from sipantau.ocr.locate import locate, on_larger_photo
+from sipantau.ocr.locate import MarkersNotSeen, locate, on_larger_photo
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
 from sipantau.ocr.types import REVIEW, BoxReading, FormReading, GrayImage, Page, Reason
@@ -200,18 +200,23 @@ class Reader:
     def _identify_and_locate(
         self, image: GrayImage, by_title: bool = True
     ) -> tuple[Template, Page, str | None, bool]:
-        """Which known form is this? Each page frame's locator once (ArUco, then corner marks),
-        whose QR or title names the form; else a QR code anywhere in the photo; else the
-        printed title. Frames go first: a found page shows its QR where the template prints it,
-        a fraction of the cost of searching the whole photo for it."""
+        """Which known form is this? Each page frame's locator once (ArUco, then corner marks,
+        then ArUco on the full-size photo where its reduced copy showed no marker), whose QR or
+        title names the form; else a QR code anywhere in the photo; else the printed title.
+        Frames go first: a found page shows its QR where the template prints it, a fraction of
+        the cost of searching the whole photo for it."""
         refused: dict[str, tuple[str, PhotoRejected]] = {}  # frame -> (template id, reason)
-        for kind in ("aruco", "corner_marks"):
+        full = self.settings.locate
+        glance = full.model_copy(update={"aruco_blind_search": False})  # no marker: later
+        for kind, settings in (("aruco", glance), ("corner_marks", full), ("aruco", full)):
             for t in self.templates.values():
                 frame = _frame(t)
-                if t.locator.kind != kind or frame in refused:
+                if t.locator.kind != kind:
+                    continue
+                if frame in refused and not isinstance(refused[frame][1], MarkersNotSeen):
                     continue
                 try:
-                    page = locate(image, t, self.settings.locate)
+                    page = locate(image, t, settings)
                 except PhotoRejected as exc:
                     refused[frame] = (t.id, exc)
                     continue

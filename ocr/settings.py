@@ -29,6 +29,9 @@ class LocateSettings(_Settings):
     # warped page (ocr/boxes.py print_agreement; own samples: right >= 0.16 even blurred, the
     # page moved by 3 % <= 0.05)
     min_print_agreement: float = Field(default=0.12, ge=-1, le=1)
+    # ArUco: search the full-size photo when its reduced copy shows no marker at all (small
+    # markers); identifying a form that may be another turns it off for a first, cheap look
+    aruco_blind_search: bool = True
 
 
 class QualitySettings(_Settings):

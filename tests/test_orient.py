@@ -206,6 +206,36 @@ def test_cut_off_page_names_the_side(reader, upright, side, word):
     assert r.reasons[0].code == "cut_off" and f"bagian {word}" in r.reasons[0].message
 
 
+def test_unchosen_sheet_costs_no_full_size_marker_search(reader, monkeypatch):
+    """No form chosen: a C.HASIL sheet shows no ArUco marker on the reduced copy, so the blanko's
+    locator does not search the full-size photo for them before the corner marks find the page
+    (that search took 55 of the 73 ms the blanko's locator spent on a KWK photo). A blanko whose
+    markers only the full-size photo shows is still found, after the corner marks."""
+    import sipantau.ocr.locate as locate_mod
+
+    sides: list[int] = []
+    real = locate_mod._detect_at
+
+    def spy(photo, template, long_side):
+        sides.append(long_side)
+        return real(photo, template, long_side)
+
+    monkeypatch.setattr(locate_mod, "_detect_at", spy)
+    r = reader.read((SAMPLES / PHOTO).read_bytes(), "kwk")
+    assert r.template == WALIKOTA and r.status != "rejected"
+    assert sides == [1000]
+
+    def small_markers(photo, template, long_side):
+        return real(photo, template, long_side) if long_side > 1000 else {}
+
+    monkeypatch.setattr(locate_mod, "_detect_at", small_markers)
+    name = "sipantau-blanko-0001-careful.jpg"
+    want = reader.read((SAMPLES / name).read_bytes(), "chosen", "sipantau-blanko")
+    r = reader.read((SAMPLES / name).read_bytes(), "blanko")
+    assert r.template == "sipantau-blanko" and r.status == want.status
+    assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in want.fields.items()}
+
+
 def test_unchosen_cut_off_page_names_the_side(reader, upright, monkeypatch):
     """No form chosen: the frame's locator says the page is cut off, the QR names the form, and
     that reason is given as is (not located again, no title read over the whole photo)."""
