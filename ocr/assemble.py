@@ -69,6 +69,12 @@ def _codes(n_boxes: int) -> npt.NDArray[np.int64]:
     return codes
 
 
+@lru_cache(maxsize=8)
+def _label_strings(n_boxes: int) -> list[tuple[str, ...]]:
+    """Every label string of n boxes, in the C order of `_codes` and `_joint`."""
+    return list(itertools.product(CLASSES, repeat=n_boxes))
+
+
 def _joint(probs: Probs) -> npt.NDArray[np.float64]:
     """Probability of every label string (outer product of the boxes), flattened in C order."""
     out = np.ones(1)
@@ -106,10 +112,8 @@ def _full(probs: Probs, k: int) -> list[Hypothesis]:
     # each value's most probable label string: first of its group, by code then probability
     ranked = np.lexsort((-joint, codes))
     first = np.searchsorted(codes[ranked], top)
-    best = np.unravel_index(ranked[first], (N_CLASSES,) * n)
-    labels = [
-        tuple(CLASSES[c] for c in combo) for combo in zip(*(b.tolist() for b in best), strict=True)
-    ]
+    strings = _label_strings(n)
+    labels = [strings[i] for i in ranked[first].tolist()]
     none = 10**n
     return [
         Hypothesis(None if code == none else code, p, lab)
