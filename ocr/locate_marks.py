@@ -19,6 +19,7 @@ from sipantau.templates.model import Template
 PATCH = 32  # px: side of the square a candidate mark is compared to the printed L at
 THICK = 0.38  # arm thickness / arm length of the printed mark (templates/render.py)
 MAX_CANDIDATES = 40  # best-fitting first: a checkered cloth or tiles make many poor Ls
+FORESHORTENED = 0.4  # shortest/longest arm seen: a page tilted ~65 degrees away from the lens
 MAX_FRAMES = 6  # largest first; a checkered cloth's squares make larger frames than the page's
 
 
@@ -48,7 +49,7 @@ def _as_mark(binary: np.ndarray, contour: np.ndarray) -> Mark | None:
     """The contour as an L mark, when its rectified patch matches the printed L (IoU)."""
     box = cv2.boxPoints(cv2.minAreaRect(contour)).astype(np.float32)  # 4 corners, in order
     side = np.linalg.norm(box[1] - box[0]), np.linalg.norm(box[2] - box[1])
-    if min(side) < 4 or min(side) < 0.6 * max(side):
+    if min(side) < 4 or min(side) < FORESHORTENED * max(side):
         return None  # an L's arms are printed the same length
     dst = np.array([[0, 0], [PATCH, 0], [PATCH, PATCH]], dtype=np.float32)
     M = cv2.getAffineTransform(box[:3], dst)

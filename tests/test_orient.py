@@ -133,6 +133,23 @@ def test_without_qr_and_title_a_turn_is_never_wrong(upright, quarter):
     assert _same_page(page, page0, quarter, img.shape)
 
 
+def test_page_tilted_far_from_the_lens_keeps_its_four_marks(reader, upright):
+    """A page tilted about 60 degrees away from the lens (its height foreshortened to 0.45): each
+    printed L's arms look unequal, 1 to 0.45, and are still taken for marks (at 0.6 they were
+    not, and the page was not found); the page is located by all four, as in the upright photo."""
+    t, img, page0 = upright
+    squash = np.diag([1.0, 0.45, 1.0])
+    h, w = img.shape[:2]
+    tilted = cv2.warpPerspective(img, squash, (w, int(h * 0.45)), flags=cv2.INTER_AREA)
+    page = locate(tilted, t)
+    assert page.method == "corner_marks/qr"
+    want = cv2.perspectiveTransform(page0.photo_quad.reshape(1, -1, 2).astype(np.float64), squash)
+    width = np.linalg.norm(want[0, 1] - want[0, 0])
+    assert np.linalg.norm(page.photo_quad - want[0], axis=1).max() < 0.01 * width
+    r = reader.read(_jpeg(tilted), "tilted", WALIKOTA)
+    assert r.status != "rejected", r.reasons
+
+
 def test_l_marks_ignore_x_marks_and_digits():
     """A blank form covered in thick X marks and digits: only the four printed marks make a frame,
     and the frame found is the page's own."""
