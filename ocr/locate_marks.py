@@ -141,15 +141,20 @@ def mark_quads(photo: GrayImage, template: Template, settings: LocateSettings) -
 
 
 def mark_frames(
-    photo: GrayImage, template: Template, settings: LocateSettings
+    photo: GrayImage, template: Template, settings: LocateSettings, partial: bool = False
 ) -> list[tuple[np.ndarray, np.ndarray | None]]:
-    """(quad, real): four marks' quads (real None), else ones completed from fewer marks (real:
-    which corners are marks found; ocr/locate_partial.py)."""
+    """(quad, real): four marks' quads (real None), else (or with `partial`, only) ones
+    completed from fewer marks (real: which corners are marks found; ocr/locate_partial.py)."""
+    from sipantau.ocr.locate_partial import partial_frames
+
     marks, f = find_marks(photo, settings.min_page_fraction)
     rel = _rel_arms(template)
     pts = np.array([m.corner for m in marks]).reshape(-1, 2)
     if len(marks) < 2:
         return []
+    size = (photo.shape[0] * f, photo.shape[1] * f)
+    if partial:
+        return [(q / f, real) for q, real in partial_frames(marks, pts, rel, size)]
     P = pointing(marks, pts)
     mutual = P & P.T  # adjacent marks of a frame point at each other
     quads: dict[tuple[int, ...], tuple[float, np.ndarray]] = {}
@@ -172,16 +177,14 @@ def mark_frames(
                 if any(fits_frame(mk, quad, np.roll(rel, s, axis=0)) for s in (0, 1)):
                     quads[key] = (area, quad / f)
     if not quads:
-        from sipantau.ocr.locate_partial import partial_frames
-
-        size = (photo.shape[0] * f, photo.shape[1] * f)
         return [(q / f, real) for q, real in partial_frames(marks, pts, rel, size)]
     return [(q, None) for _, q in sorted(quads.values(), key=lambda q: -q[0])[:MAX_FRAMES]]
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
     """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
-    completed from fewer marks is refined on the printed lines, else the page is cut off."""
+    completed from fewer marks is refined on the printed lines, else the page is cut off. When
+    every frame of four marks is refused, frames of three or two of them are tried too."""
     from sipantau.ocr.locate_orient import orient, turns
     from sipantau.ocr.locate_partial import (
         boxes_in_photo,
@@ -194,7 +197,13 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     if not frames:
         raise PhotoRejected(*NOT_FOUND, detail="no four corner marks fit the form's frame")
     why, cut, unclear, bent = [], None, False, False
+    # after every frame of four marks, those completed from fewer of them (one of the four may be
+    # a tile's corner or a stroke): a second chance to read, never a cut-off verdict
+    second = len(frames) if frames[0][1] is None else None
+    if second is not None:
+        frames = frames + mark_frames(photo, template, settings, partial=True)
     for k, (quad, real) in enumerate(frames):
+        retry = second is not None and k >= second
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
             why.append(found)
@@ -209,11 +218,13 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
         if real is not None:
             out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(template, H))
             if out.code == "cut_off" and evidence in ("qr", "title"):
+                if retry:
+                    continue
                 raise out  # number boxes well out of the photo: no refinement can read them
             refined = refine_on_print(photo, template, H)
             if refined is None:
                 why.append(f"partial frame ({evidence}): printed lines do not align")
-                if evidence in ("qr", "title") and cut is None:
+                if evidence in ("qr", "title") and cut is None and not retry:
                     cut = quad  # the form's own QR or title: it is there, and runs out
                 continue
             H, evidence = refined[0], f"{evidence}+print"

@@ -389,6 +389,16 @@ def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(reader, tmp_
     assert "ratakan" in r.reasons[0].message and "sudut" not in r.reasons[0].message
 
 
+def test_a_false_fourth_mark_leaves_the_frame_of_three(reader, tmp_path):
+    """An evaluation-generator photo, hurried, steep: three marks are the page's and a fourth
+    candidate is not, so the one frame of four lays the printed boxes wrong. The frame completed
+    from the three true marks, refined on the print, is tried after it, and the page is read."""
+    t = get_template("c-hasil-kwk-gubernur")
+    r = reader.read(_eval_photo(t, 290, 500, "hurried", 202612011, tmp_path), "steep", t.id)
+    assert r.status != "rejected", r.reasons
+    assert r.page is not None and r.page.method == "corner_marks/qr+print"
+
+
 def test_a_strongly_curled_page_is_turned_by_its_qr(reader, tmp_path):
     """An evaluation-generator photo of a hurried, strongly curled page: its frame puts the QR
     code 0.26 of its side off where it is found. Still the QR's evidence, not form_not_found."""
