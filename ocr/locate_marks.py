@@ -4,6 +4,7 @@ page lies is decided by evidence handwriting cannot fake (`ocr/locate_orient.py`
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import cv2
@@ -200,9 +201,13 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     # after every frame of four marks, those completed from fewer of them (one of the four may be
     # a tile's corner or a stroke): a second chance to read, never a cut-off verdict
     second = len(frames) if frames[0][1] is None else None
-    if second is not None:
-        frames = frames + mark_frames(photo, template, settings, partial=True)
-    for k, (quad, real) in enumerate(frames):
+
+    def candidates() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        yield from frames
+        if second is not None:  # only once every frame of four is refused (most read the first)
+            yield from mark_frames(photo, template, settings, partial=True)
+
+    for k, (quad, real) in enumerate(candidates()):
         retry = second is not None and k >= second
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str):
