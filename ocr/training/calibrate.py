@@ -41,9 +41,14 @@ def ece(probs: np.ndarray, labels: np.ndarray, bins: int = N_BINS) -> float:
     return total
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
-    p = softmax(logits, temperature)[np.arange(len(labels)), labels]
+def mean_nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Mean negative log-likelihood of the true labels under `probs`."""
+    p = probs[np.arange(len(labels)), labels]
     return float(-np.log(np.maximum(p, 1e-300)).mean())
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    return mean_nll(softmax(logits, temperature), labels)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -159,9 +164,7 @@ def figures(
         "n": int(len(labels)),
         "accuracy": round(float(ok.mean()), 5),
         "ece_15": round(ece(probs, labels), 5),
-        "nll": round(
-            float(-np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-300)).mean()), 5
-        ),
+        "nll": round(mean_nll(probs, labels), 5),
         "mean_conf_errors": round(float(probs.max(1)[~ok].mean()), 4) if (~ok).any() else None,
         "share_conf_ge_0.9999": round(float((probs.max(1) >= 0.9999).mean()), 4),
         "errors_at_conf_ge_0.9999": int(((probs.max(1) >= 0.9999) & ~ok).sum()),
