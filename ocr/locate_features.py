@@ -164,7 +164,7 @@ def check_quad(quad: np.ndarray, photo_shape: tuple[int, ...], s: FeatureSetting
     return None
 
 
-def _coarse(
+def coarse_homography(
     photo: GrayImage, index: FeatureIndex, side: int, s: FeatureSettings
 ) -> tuple[Homography | None, str]:
     """Photo px -> reference px from matched features (MAGSAC++), or None and why not."""
@@ -221,7 +221,7 @@ def _refined(
     return best[0], best[1], near
 
 
-def _implausible(
+def implausible(
     H: Homography, photo_shape: tuple[int, ...], index: FeatureIndex, s: FeatureSettings
 ) -> str | None:
     """Why the reference's outline, mapped into the photo by `H`, cannot be the page."""
@@ -234,18 +234,22 @@ def _implausible(
     return check_quad(quad, photo_shape, s)
 
 
+def work_sides(photo: GrayImage, s: FeatureSettings) -> list[int]:
+    """The long sides features are found at, smallest first (never above the photo's own)."""
+    long_side = max(photo.shape[:2])
+    return [side for side in s.work_sides if side < long_side] or [long_side]
+
+
 def register(
     photo: GrayImage, index: FeatureIndex, s: FeatureSettings
 ) -> tuple[Homography, Alignment]:
     """Photo px -> reference px at the first scale whose printed lines measurably line up."""
     why = []
-    long_side = max(photo.shape[:2])
-    sides = [side for side in s.work_sides if side < long_side] or [long_side]
-    for side in sides:
-        H, detail = _coarse(photo, index, side, s)
-        implausible = "no homography" if H is None else _implausible(H, photo.shape, index, s)
-        if H is None or implausible:
-            why.append(f"@{side}: {detail}, {implausible}")
+    for side in work_sides(photo, s):
+        H, detail = coarse_homography(photo, index, side, s)
+        bad = "no homography" if H is None else implausible(H, photo.shape, index, s)
+        if H is None or bad:
+            why.append(f"@{side}: {detail}, {bad}")
             continue
         H, a, near = _refined(photo, H, index)
         if all(x.correlation >= s.min_line_ncc and x.peak >= s.min_line_peak for x in (a, near)):

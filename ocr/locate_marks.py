@@ -183,6 +183,23 @@ def mark_frames(
 
 
 def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
+    """The page by its L marks; when no frame of them serves and the page is not cut off, by
+    features matched to the blank form (`ocr/locate_blank.py`), if its QR code reads."""
+    try:
+        return by_marks(photo, template, settings)
+    except PhotoRejected as exc:
+        if exc.code == "cut_off" or not settings.blank_features:
+            raise
+        from sipantau.ocr.locate_blank import locate_by_blank
+
+        try:
+            return locate_by_blank(photo, template, settings)
+        except PhotoRejected as second:
+            detail = f"{exc.detail}; blank form's features: {second.detail}"
+            raise PhotoRejected(exc.code, exc.message, detail=detail) from exc
+
+
+def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
     """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
     completed from fewer marks is refined on the printed lines, else the page is cut off. When
     every frame of four marks is refused, frames of three or two of them are tried too."""
@@ -253,6 +270,22 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
         raise cut_off_rejection(photo, cut, "; ".join(why))
     reason = UNCLEAR if unclear else NOT_FLAT if bent else NOT_FOUND
     raise PhotoRejected(*reason, detail="; ".join(why))
+
+
+def on_sibling(
+    photo: GrayImage, page: Page, other: Template, settings: LocateSettings
+) -> Page | None:
+    """A page refined on one form's print, laid as `other`, a form of the same page frame: refined
+    again on `other`'s own print from where it lies (not located afresh); None when its printed
+    lines or boxes do not lie right."""
+    from sipantau.ocr.locate_partial import refine_on_print
+
+    to_units = np.diag([1 / page.scale, 1 / page.scale, 1.0]) @ page.homography
+    refined = refine_on_print(photo, other, to_units)
+    if refined is None:
+        return None
+    again = make_page(photo, other, refined[0], page.method, settings, page.identity)
+    return again if print_agreement(again, other) >= settings.min_print_agreement else None
 
 
 def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndarray:

@@ -15,6 +15,7 @@ from sipantau.ocr.decode import decode
 from sipantau.ocr.digits import DigitReader
 from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import MarkersNotSeen, locate, on_larger_photo
+from sipantau.ocr.locate_marks import on_sibling
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.settings import ReadSettings
 from sipantau.ocr.types import REVIEW, BoxReading, FormReading, GrayImage, Page, Reason
@@ -260,9 +261,13 @@ class Reader:
             other, tps = self.templates[parsed[0]], parsed[1]
         if other.id == t.id:
             return t, page, tps, True
-        if _frame(other) == _frame(t) and not page.method.endswith("+print"):
-            return other, page, tps, True  # the same page frame: the same warp serves
-        return other, locate(image, other, self.settings.locate), tps, True  # or its own print
+        if _frame(other) == _frame(t):
+            if not page.method.endswith("+print"):
+                return other, page, tps, True  # the same page frame: the same warp serves
+            again = on_sibling(image, page, other, self.settings.locate)  # refined on its print
+            if again is not None:
+                return other, again, tps, True
+        return other, locate(image, other, self.settings.locate), tps, True
 
 
 def _saw_the_form(exc: PhotoRejected) -> bool:

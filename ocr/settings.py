@@ -32,6 +32,9 @@ class LocateSettings(_Settings):
     # ArUco: search the full-size photo when its reduced copy shows no marker at all (small
     # markers); identifying a form that may be another turns it off for a first, cheap look
     aruco_blind_search: bool = True
+    # corner-mark forms whose marks give no frame (curl, steep angle, a busy background): the
+    # photo registered to the rendered blank form by features, kept only when its QR code reads
+    blank_features: bool = True
 
 
 class QualitySettings(_Settings):

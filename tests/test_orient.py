@@ -18,7 +18,7 @@ from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import locate, photo_points
 from sipantau.ocr.locate_marks import find_marks, mark_quads
 from sipantau.ocr.pipeline import Reader
-from sipantau.ocr.settings import LocateSettings
+from sipantau.ocr.settings import LocateSettings, ReadSettings
 from sipantau.templates.registry import all_templates, get_template
 from sipantau.templates.render import render
 
@@ -344,15 +344,19 @@ def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
     assert "sudut" in r.reasons[0].message
 
 
-def _eval_photo(t, index: int, count: int, level: str, seed: int, tmp_path) -> bytes:
+def _eval_truth(t, index: int, count: int, level: str, seed: int, tmp_path) -> tuple[bytes, dict]:
     """Photo `index` of a set of `count` made by the evaluation generator (as `bench scale` and
-    `bench locate` make them), with 5 % officer slips."""
+    `bench locate` make them), with 5 % officer slips; and what was written on it."""
     from sipantau.samples.evalgen.make import make_one
     from sipantau.samples.make import tps_codes
 
     tps = tps_codes(seed, count)[index]
     truth = make_one(t, index, tps, level, seed, 0.05, tmp_path)
-    return (tmp_path / truth["photo"]).read_bytes()
+    return (tmp_path / truth["photo"]).read_bytes(), truth
+
+
+def _eval_photo(t, index: int, count: int, level: str, seed: int, tmp_path) -> bytes:
+    return _eval_truth(t, index, count, level, seed, tmp_path)[0]
 
 
 def test_a_tablecloth_square_taken_for_a_corner_mark_is_caught_by_the_print(reader, tmp_path):
@@ -378,15 +382,42 @@ def test_the_page_frame_is_found_behind_larger_frames_of_a_checkered_cloth(reade
     assert r.page is not None and r.page.method.startswith("corner_marks/qr")
 
 
-def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(reader, tmp_path):
+def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(tmp_path):
     """A small, steeply photographed page on tiles: its four marks and its QR are found, but no
-    frame lays the printed boxes right. Not read, and the monitor is told to flatten the sheet
-    and shoot from above, not to show the four corners (they are in the photo)."""
+    frame lays the printed boxes right. Without the blank form's features to fall back on it is
+    not read, and the monitor is told to flatten the sheet and shoot from above, not to show
+    the four corners (they are in the photo)."""
     t = get_template("c-hasil-kwk-gubernur")
-    r = reader.read(_eval_photo(t, 185, 500, "hurried", 202612011, tmp_path), "tiles", t.id)
+    settings = ReadSettings(locate=LocateSettings(blank_features=False))
+    marks_only = Reader(all_templates(), CnnDigitReader(), settings)
+    r = marks_only.read(_eval_photo(t, 185, 500, "hurried", 202612011, tmp_path), "tiles", t.id)
     assert r.status == "rejected"
     assert r.reasons[0].code == "form_not_found"
     assert "ratakan" in r.reasons[0].message and "sudut" not in r.reasons[0].message
+
+
+@pytest.mark.parametrize(
+    ("form", "index", "seed"),
+    [("c-hasil-kwk-gubernur", 185, 202612011), ("c-hasil-kwk-walikota", 35, 202612012)],
+)
+def test_a_page_no_frame_of_marks_lays_right_is_read_by_the_blank_forms_features(
+    reader, tmp_path, form, index, seed
+):
+    """Hurried evaluation-generator photos that no frame of corner marks lays right (a steep page
+    on tiles; a curled one whose marks are lost): registered by features to the rendered blank
+    form, their QR read where that warp puts it, they are read, not sent back for a retake;
+    with no form chosen too (the walikota sheet is first registered as the gubernur one, whose
+    frame it shares: its QR names it). Every field goes to review or is right; most are right."""
+    t = get_template(form)
+    data, truth = _eval_truth(t, index, 500, "hurried", seed, tmp_path)
+    for chosen in (t.id, None):
+        r = reader.read(data, "curl", chosen)
+        assert r.status != "rejected", r.reasons
+        assert r.template == t.id and r.tps == truth["tps"]
+        assert r.page is not None and r.page.method == "blank_features/qr+print"
+        right = [f.value == truth["fields"][name] for name, f in r.fields.items()]
+        assert sum(right) >= 0.45 * len(right)
+        assert all(f.value == truth["fields"][n] for n, f in r.fields.items() if f.status == "ok")
 
 
 def test_a_false_fourth_mark_leaves_the_frame_of_three(reader, tmp_path):
