@@ -244,7 +244,10 @@ class Reader:
         tried = refused.get(_frame(template))
         if tried is not None and tried[0] == template.id:
             raise tried[1]  # this form's locator already said why it cannot be read
-        return template, locate(image, template, self.settings.locate), parsed[1], True
+        settings = self.settings.locate
+        if tried is not None:  # a form of this frame had its blank tried: the same print and QR
+            settings = settings.model_copy(update={"blank_features": False})
+        return template, locate(image, template, settings), parsed[1], True
 
     def _name_form(
         self, image: GrayImage, t: Template, page: Page
