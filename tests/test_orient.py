@@ -454,3 +454,25 @@ def test_printed_boxes_agree_with_a_right_warp_only(upright):
     assert print_agreement(page, t) >= floor + 0.2
     for other in (down, up):
         assert print_agreement(replace(page, image=other), t) < floor
+
+
+def test_with_no_form_chosen_one_race_of_a_frame_tries_the_blank_forms_features(
+    reader, tmp_path, monkeypatch
+):
+    """A walikota photo no locator reads (normal level, a curled page whose QR the marks' frames
+    cannot read): with no form chosen the blank form's features are tried once, for the first
+    race of the frame; named walikota by the QR over the photo, it is not registered again."""
+    import sipantau.ocr.locate_blank as blank
+
+    calls: list[str] = []
+    first = blank.locate_by_blank
+
+    def spy(photo, template, settings):
+        calls.append(template.id)
+        return first(photo, template, settings)
+
+    monkeypatch.setattr(blank, "locate_by_blank", spy)
+    t = get_template(WALIKOTA)
+    r = reader.read(_eval_photo(t, 40, 500, "normal", 202612012, tmp_path), "curl", None)
+    assert r.status == "rejected" and r.reasons[0].code == "form_not_found", r.reasons
+    assert len(calls) == 1, calls
