@@ -1,8 +1,8 @@
 """Figures for `sipantau bench scale`: upper bounds on error rates, calibration error, diagrams.
 
 `upper_bound` is the one-sided 95 % bound on a rate from k events in n trials: the rule of
-three (3/n) when there are none, else the exact (Clopper-Pearson) bound. `ece` is the expected
-calibration error over equal-width confidence bins; `reliability_png` draws the diagram.
+three (3/n) when there are none, else the exact (Clopper-Pearson) bound; `reliability_png`
+draws the reliability diagram (the calibration figures: `ocr/training/reliability.py`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import cv2
 import numpy as np
 
 ALPHA = 0.05
-BINS = 15
 
 
 def binom_cdf(k: int, n: int, p: float) -> float:
@@ -53,65 +52,6 @@ def upper_bound(k: int, n: int) -> float | None:
     if n <= 0:
         return None
     return min(1.0, 3.0 / n) if k == 0 else clopper_pearson_upper(k, n)
-
-
-def reliability(conf: np.ndarray, correct: np.ndarray, bins: int = BINS) -> list[dict]:
-    """Per equal-width confidence bin: its range, count, mean confidence and accuracy."""
-    conf = np.asarray(conf, np.float64)
-    correct = np.asarray(correct, bool)
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, bins - 1)
-    out = []
-    for b in range(bins):
-        sel = index == b
-        n = int(sel.sum())
-        out.append(
-            {
-                "lo": round(float(edges[b]), 4),
-                "hi": round(float(edges[b + 1]), 4),
-                "n": n,
-                "confidence": float(conf[sel].mean()) if n else None,
-                "accuracy": float(correct[sel].mean()) if n else None,
-            }
-        )
-    return out
-
-
-TAIL_EDGES = (0.0, 1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # bands of 1 - confidence
-
-
-def tail_reliability(conf: np.ndarray, correct: np.ndarray) -> list[dict]:
-    """Per band of claimed error (1 - confidence, on a log scale): boxes, the errors the
-    probabilities promise and the errors seen. The trust rule lives in these tails, which
-    equal-width bins (ECE) hide."""
-    q = 1.0 - np.asarray(conf, np.float64)
-    wrong = ~np.asarray(correct, bool)
-    out = []
-    for lo, hi in zip(TAIL_EDGES[:-1], TAIL_EDGES[1:], strict=True):
-        sel = (q >= lo) & (q < hi)
-        out.append(
-            {
-                "claimed_error": f"[{lo:g}, {hi:g})",
-                "n": int(sel.sum()),
-                "expected_errors": round(float(q[sel].sum()), 2),
-                "errors": int(wrong[sel].sum()),
-            }
-        )
-    return out
-
-
-def ece(conf: np.ndarray, correct: np.ndarray, bins: int = BINS) -> float | None:
-    """Expected calibration error: sum over bins of (share of boxes) x |accuracy - confidence|."""
-    total = len(conf)
-    if total == 0:
-        return None
-    return float(
-        sum(
-            b["n"] / total * abs(b["accuracy"] - b["confidence"])
-            for b in reliability(conf, correct, bins)
-            if b["n"]
-        )
-    )
 
 
 def _panel(title: str, table: list[dict], size: int = 420) -> np.ndarray:

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from sipantau.bench.reader import box_labels
-from sipantau.bench.stats import ece, reliability, reliability_png, tail_reliability, upper_bound
+from sipantau.bench.stats import reliability_png, upper_bound
+from sipantau.ocr.training.reliability import ece, reliability, tail_reliability
 from sipantau.ocr.types import CLASSES, FormReading
 
 if TYPE_CHECKING:

@@ -12,15 +12,9 @@ import numpy as np
 import pytest
 
 from sipantau.bench import scale
-from sipantau.bench.stats import (
-    binom_cdf,
-    clopper_pearson_upper,
-    ece,
-    reliability,
-    tail_reliability,
-    upper_bound,
-)
+from sipantau.bench.stats import binom_cdf, clopper_pearson_upper, upper_bound
 from sipantau.bench.tally import Group
+from sipantau.ocr.training.reliability import ece, reliability, tail_reliability
 
 
 def test_no_events_gives_the_rule_of_three() -> None:

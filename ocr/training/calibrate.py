@@ -24,21 +24,12 @@ from typing import Any
 import numpy as np
 
 from sipantau.ocr.digits import CnnDigitReader, raise_error, softmax
+from sipantau.ocr.training import reliability
 
-N_BINS = 15
 
-
-def ece(probs: np.ndarray, labels: np.ndarray, bins: int = N_BINS) -> float:
-    """Expected calibration error: confidence vs accuracy over `bins` equal-width bins."""
-    conf = probs.max(1)
-    ok = probs.argmax(1) == labels
-    idx = np.minimum((conf * bins).astype(int), bins - 1)
-    total = 0.0
-    for b in range(bins):
-        sel = idx == b
-        if sel.any():
-            total += abs(float(ok[sel].mean()) - float(conf[sel].mean())) * float(sel.mean())
-    return total
+def ece(probs: np.ndarray, labels: np.ndarray, bins: int = reliability.BINS) -> float:
+    """Expected calibration error of the top class over `bins` equal-width bins."""
+    return reliability.ece(probs.max(1), probs.argmax(1) == labels, bins) or 0.0
 
 
 def mean_nll(probs: np.ndarray, labels: np.ndarray) -> float:
@@ -134,22 +125,15 @@ def load_sets(photos: list[Path], crops: list[Path]) -> tuple[list[np.ndarray], 
     return out, np.concatenate(labels) if labels else np.zeros(0, np.int64)
 
 
-BANDS = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)  # claimed box error bands for promised vs seen
-
-
 def bands(probs: np.ndarray, labels: np.ndarray) -> dict[str, list[float]]:
-    """Per band of claimed error: [boxes, errors promised, errors seen]."""
-    claimed = 1.0 - probs.max(1)
-    wrong = probs.argmax(1) != labels
-    out = {}
-    for lo, hi in zip(BANDS, BANDS[1:], strict=False):
-        sel = (claimed >= lo) & (claimed < hi)
-        out[f"{lo:g}..{hi:g}"] = [
-            int(sel.sum()),
-            round(float(claimed[sel].sum()), 1),
-            int(wrong[sel].sum()),
-        ]
-    return out
+    """Per band of claimed error from 1e-4 up: [boxes, errors promised, errors seen]."""
+    tail = reliability.tail_reliability(probs.max(1), probs.argmax(1) == labels, digits=1)
+    edges = reliability.TAIL_EDGES
+    return {
+        f"{lo:g}..{hi:g}": [b["n"], b["expected_errors"], b["errors"]]
+        for lo, hi, b in zip(edges[:-1], edges[1:], tail, strict=True)
+        if lo > 0
+    }
 
 
 def figures(
