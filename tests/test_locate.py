@@ -7,7 +7,7 @@ from sipantau.ocr.boxes import cut_boxes, to_px
 from sipantau.ocr.decode import decode
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import locate
-from sipantau.ocr.quality import assess, sharpness
+from sipantau.ocr.quality import assess, median_u8, sharpness
 from sipantau.ocr.settings import QualitySettings
 from tests.conftest import photograph
 
@@ -117,6 +117,30 @@ def test_glare_over_the_boxes_is_rejected(blanko, blanko_page):
     problems = assess(shot, page, blanko, cut_boxes(page, blanko), QualitySettings())
     glare = [p for p in problems if p.code == "glare"]
     assert glare and "gub_paslon_2" in glare[0].detail and "silau" in glare[0].message
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (7, 5), (6, 4), (1400, 1240), (1401, 1239)])
+def test_the_histogram_median_is_numpys(shape):
+    rng = np.random.default_rng(sum(shape))
+    for img in (
+        rng.integers(0, 256, shape, dtype=np.uint8),
+        rng.integers(40, 60, shape, dtype=np.uint8),  # values near the too-dark line
+        np.full(shape, 49, np.uint8),
+    ):
+        assert median_u8(img) == float(np.median(img))
+        assert median_u8(img[::2, 1:]) == float(np.median(img[::2, 1:]))  # a strided view
+
+
+def test_a_dark_photo_is_rejected_as_too_dark(blanko, blanko_page):
+    import cv2
+
+    data = photograph(blanko_page)
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    dark = (img.astype(np.float32) * 0.18).astype(np.uint8)
+    shot = decode(cv2.imencode(".jpg", dark)[1].tobytes()).image
+    page = locate(shot, blanko)
+    problems = assess(shot, page, blanko, cut_boxes(page, blanko), QualitySettings())
+    assert "too_dark" in [p.code for p in problems], [p.code for p in problems]
 
 
 def test_page_too_small_in_the_frame_is_rejected(blanko, blanko_page):
