@@ -10,13 +10,7 @@ import numpy as np
 from sipantau.ocr.boxes import print_agreement
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import NOT_FOUND, make_page
-from sipantau.ocr.locate_features import (
-    FeatureIndex,
-    FeatureSettings,
-    coarse_homography,
-    implausible,
-    work_sides,
-)
+from sipantau.ocr.locate_features import FeatureIndex, FeatureSettings, plausible_homographies
 from sipantau.ocr.locate_orient import by_qr
 from sipantau.ocr.locate_partial import refine_on_print
 from sipantau.ocr.settings import LocateSettings
@@ -74,13 +68,8 @@ def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettin
     index = blank_index(template)
     fs = FeatureSettings(min_page_fraction=settings.min_page_fraction)
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
-    why = []
-    for side in work_sides(photo, fs):
-        H, detail = coarse_homography(photo, index, side, fs)
-        bad = "no homography" if H is None else implausible(H, photo.shape, index, fs)
-        if H is None or bad:
-            why.append(f"@{side}: {detail}, {bad}")
-            continue
+    why: list[str] = []
+    for side, H, detail in plausible_homographies(photo, index, fs, why):
         refined = refine_on_print(photo, template, units @ H)
         if refined is None:
             why.append(f"@{side}: {detail}, printed lines do not align")

@@ -4,7 +4,7 @@ measured alignment of those lines decides between located and `form_not_found`."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -164,7 +164,7 @@ def check_quad(quad: np.ndarray, photo_shape: tuple[int, ...], s: FeatureSetting
     return None
 
 
-def coarse_homography(
+def _coarse(
     photo: GrayImage, index: FeatureIndex, side: int, s: FeatureSettings
 ) -> tuple[Homography | None, str]:
     """Photo px -> reference px from matched features (MAGSAC++), or None and why not."""
@@ -221,7 +221,7 @@ def _refined(
     return best[0], best[1], near
 
 
-def implausible(
+def _implausible(
     H: Homography, photo_shape: tuple[int, ...], index: FeatureIndex, s: FeatureSettings
 ) -> str | None:
     """Why the reference's outline, mapped into the photo by `H`, cannot be the page."""
@@ -234,23 +234,27 @@ def implausible(
     return check_quad(quad, photo_shape, s)
 
 
-def work_sides(photo: GrayImage, s: FeatureSettings) -> list[int]:
-    """The long sides features are found at, smallest first (never above the photo's own)."""
+def plausible_homographies(
+    photo: GrayImage, index: FeatureIndex, s: FeatureSettings, why: list[str]
+) -> Iterator[tuple[int, Homography, str]]:
+    """(long side, photo px -> reference px, how many matches) at each scale whose matches
+    give a plausible page, smallest first; why each other scale gave none goes into `why`."""
     long_side = max(photo.shape[:2])
-    return [side for side in s.work_sides if side < long_side] or [long_side]
+    for side in [side for side in s.work_sides if side < long_side] or [long_side]:
+        H, detail = _coarse(photo, index, side, s)
+        bad = "no homography" if H is None else _implausible(H, photo.shape, index, s)
+        if H is None or bad:
+            why.append(f"@{side}: {detail}, {bad}")
+            continue
+        yield side, H, detail
 
 
 def register(
     photo: GrayImage, index: FeatureIndex, s: FeatureSettings
 ) -> tuple[Homography, Alignment]:
     """Photo px -> reference px at the first scale whose printed lines measurably line up."""
-    why = []
-    for side in work_sides(photo, s):
-        H, detail = coarse_homography(photo, index, side, s)
-        bad = "no homography" if H is None else implausible(H, photo.shape, index, s)
-        if H is None or bad:
-            why.append(f"@{side}: {detail}, {bad}")
-            continue
+    why: list[str] = []
+    for side, H, detail in plausible_homographies(photo, index, s, why):
         H, a, near = _refined(photo, H, index)
         if all(x.correlation >= s.min_line_ncc and x.peak >= s.min_line_peak for x in (a, near)):
             return H, a
