@@ -11,8 +11,9 @@ from sipantau.ocr.boxes import print_agreement
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import NOT_FOUND, make_page
 from sipantau.ocr.locate_features import FeatureIndex, FeatureSettings, plausible_homographies
+from sipantau.ocr.locate_marks import NOT_FLAT
 from sipantau.ocr.locate_orient import by_qr
-from sipantau.ocr.locate_partial import refine_on_print
+from sipantau.ocr.locate_partial import all_inside, boxes_in_photo, refine_on_print
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
@@ -64,16 +65,21 @@ def qr_payload(photo: GrayImage, template: Template, H: Homography) -> str | Non
 def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:
     """Photo -> page by features matched to the blank form, refined on its printed lines; at
     each scale tried, the QR payload must read where the warp puts it (the form's own evidence
-    of which form and which way up) and the printed boxes must lie right."""
+    of which form and which way up) and the printed boxes must lie right. Where its printed
+    lines aligned with every number box in the photo, but no more, the sheet is there and bent:
+    the monitor is asked to flatten it."""
     index = blank_index(template)
     fs = FeatureSettings(min_page_fraction=settings.min_page_fraction)
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
     why: list[str] = []
+    seen = False  # the printed lines aligned, every number box in the photo: bent, not cut
     for side, H, detail in plausible_homographies(photo, index, fs, why):
         refined = refine_on_print(photo, template, units @ H)
         if refined is None:
             why.append(f"@{side}: {detail}, printed lines do not align")
             continue
+        # its number boxes all in the photo: the sheet is there, bent (else part of it is out)
+        seen |= all_inside(boxes_in_photo(template, refined[0]), photo.shape)
         payload = qr_payload(photo, template, refined[0])
         if payload is None:
             why.append(f"@{side}: {detail}, no QR payload where the warp puts it")
@@ -83,4 +89,4 @@ def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettin
         if agreement >= settings.min_print_agreement:
             return page
         why.append(f"@{side}: {detail}, printed boxes do not line up ({agreement:.2f})")
-    raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
+    raise PhotoRejected(*(NOT_FLAT if seen else NOT_FOUND), detail="; ".join(why))

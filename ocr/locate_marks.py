@@ -196,7 +196,9 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
             return locate_by_blank(photo, template, settings)
         except PhotoRejected as second:
             detail = f"{exc.detail}; blank form's features: {second.detail}"
-            raise PhotoRejected(exc.code, exc.message, detail=detail) from exc
+            flat = exc.code == second.code and second.message == NOT_FLAT[1]
+            message = second.message if flat else exc.message  # the print seen: flatten it
+            raise PhotoRejected(exc.code, message, detail=detail) from exc
 
 
 def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:

@@ -246,7 +246,8 @@ def boxes_in_photo(template: Template, H: Homography) -> np.ndarray:
     return cv2.perspectiveTransform(np.array([pts], np.float64), np.linalg.inv(H))[0]
 
 
-def _all_inside(pts: np.ndarray, shape: tuple[int, ...], margin: float = 2.0) -> bool:
+def all_inside(pts: np.ndarray, shape: tuple[int, ...], margin: float = 2.0) -> bool:
+    """Whether every point lies inside an image of `shape`, `margin` px from its edges."""
     h, w = shape[:2]
     x, y = pts[:, 0], pts[:, 1]
     return bool(((x >= margin) & (x < w - margin) & (y >= margin) & (y < h - margin)).all())
@@ -278,7 +279,7 @@ def find_ghosts(
             continue
         n = ideal.shape[0] - 1
         box = np.array([[[bx, by], [bx + n, by], [bx + n, by + n], [bx, by + n]]], np.float64)
-        if not _all_inside(cv2.perspectiveTransform(box, np.linalg.inv(M))[0], photo.shape):
+        if not all_inside(cv2.perspectiveTransform(box, np.linalg.inv(M))[0], photo.shape):
             continue  # a 'mark' at the photo's edge is the edge
         ox, oy = (pad if c in (0, 3) else n - pad), (pad if c in (0, 1) else n - pad)
         p = np.array([[[bx + ox, by + oy]]], np.float64)

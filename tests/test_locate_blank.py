@@ -10,8 +10,9 @@ import pytest
 
 from sipantau.ocr.decode import decode
 from sipantau.ocr.errors import PhotoRejected
-from sipantau.ocr.locate import locate, photo_points
+from sipantau.ocr.locate import NOT_FOUND, locate, photo_points
 from sipantau.ocr.locate_blank import locate_by_blank, qr_payload
+from sipantau.ocr.locate_marks import NOT_FLAT
 from sipantau.ocr.settings import LocateSettings
 from sipantau.templates.registry import get_template
 
@@ -48,16 +49,17 @@ def test_the_blank_forms_features_lay_the_boxes_where_the_marks_do(quarter):
 
 
 def test_another_forms_photo_is_not_taken_for_the_blank():
-    """A blanko photo offered as a C.HASIL sheet: its print does not register as the KWK blank
-    with a KWK QR code where the warp puts it, so it is not located."""
+    """A blanko photo offered as a C.HASIL sheet: its print does not register as the KWK blank,
+    so it is not located, and the monitor is not told to flatten a sheet that is not there."""
     img = _gray("sipantau-blanko-0002-normal.jpg")
     with pytest.raises(PhotoRejected) as exc:
         locate_by_blank(img, get_template(WALIKOTA), LocateSettings())
-    assert exc.value.code == "form_not_found"
+    assert (exc.value.code, exc.value.message) == NOT_FOUND
 
 
 def test_a_page_without_its_qr_code_is_not_located():
-    """The QR code is the evidence of which form the print is: painted over, no page."""
+    """The QR code is the evidence of which form the print is: painted over, no page. The print
+    was seen, though, so the monitor is asked to lay the sheet flat and shoot it again."""
     t = get_template(WALIKOTA)
     img = _gray("c-hasil-kwk-walikota-0002-normal.jpg")
     page = locate(img, t)
@@ -66,8 +68,9 @@ def test_a_page_without_its_qr_code_is_not_located():
     cv2.fillConvexPoly(img, quad.astype(np.int32), 255)
     to_units = np.diag([1 / page.scale, 1 / page.scale, 1]) @ page.homography
     assert qr_payload(img, t, to_units) is None
-    with pytest.raises(PhotoRejected):
+    with pytest.raises(PhotoRejected) as exc:
         locate_by_blank(img, t, LocateSettings())
+    assert (exc.value.code, exc.value.message) == NOT_FLAT
 
 
 def test_the_second_chance_can_be_turned_off(monkeypatch):
