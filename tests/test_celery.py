@@ -258,3 +258,56 @@ def test_the_sweeper_takes_each_lost_job_once(sessions) -> None:  # noqa: F811
         assert again is not None and again.attempt == 2
         assert held is not None and jobs.finish(s, held)
         assert s.scalar(select(Job.state).where(Job.id == c)) == "queued"
+
+
+DIE_HOLDING_A_MESSAGE = """
+import os, signal, sys
+from kombu import Connection
+with Connection(sys.argv[1]) as conn:
+    message = conn.default_channel.basic_get(sys.argv[2], no_ack=False)
+    print(message is not None, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_message_held_by_a_dead_worker_does_not_hide_its_job(
+    redis_server: RedisServer,
+    sessions,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """A worker killed after taking a message but before claiming its job: the message stays
+    unacknowledged for the broker's hour; the sweeper publishes the waiting job again."""
+    import subprocess
+    import sys
+
+    from sipantau.api.infra.context import Context
+    from sipantau.api.infra.dispatch import sweep
+
+    broker_url = f"{redis_server.url[:-2]}/{next(_REDIS_DB)}"
+    publisher = publisher_on(broker_url)
+    (job_id,) = _submission(sessions, 1)
+    assert publisher.publish([job_id]) == 1
+    died = subprocess.run(
+        [sys.executable, "-c", DIE_HOLDING_A_MESSAGE, broker_url, QUEUE],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert died.returncode == -signal.SIGKILL and died.stdout.strip() == "True", died
+    assert publisher.depth() == 1 and publisher.depth(live_s=60) == 1  # unacked, held
+    time.sleep(0.3)
+    assert publisher.depth(live_s=0.2) == 0  # older than a lease: its worker is gone
+    settings = ServiceSettings(
+        broker_url=broker_url,
+        job_backend="celery",
+        job_lease_s=0.2,
+        job_republish_s=0.05,
+        data_dir=tmp_path,
+    )
+    ctx = Context(settings, sessions, sessions, store=None)  # type: ignore[arg-type]
+    assert sweep(ctx, publisher, reap=lambda: None)["overdue"] == 1
+    client = redis.Redis.from_url(broker_url, socket_timeout=5)
+    try:
+        assert client.llen(QUEUE) == 1  # published again, for a live worker to take
+    finally:
+        client.close()

@@ -72,20 +72,36 @@ class Publisher:
             self._closed_until = 0.0
         return sent
 
-    def depth(self) -> int | None:
-        """Messages the broker holds for the queue (ready + delivered, unacked); None: unknown."""
+    def depth(self, live_s: float | None = None) -> int | None:
+        """Messages the broker holds for the queue: ready, plus delivered and unacknowledged
+        ones (only those delivered in the last `live_s` seconds); None: unknown.
+
+        A worker killed between taking a message and claiming its job leaves the message
+        unacknowledged for the broker's visibility timeout (an hour) while the job waits
+        `queued`; such a message is older than a job lease and must not hide the job.
+        """
         try:
             with self.app.connection_for_read() as conn:
                 conn.ensure_connection(max_retries=1, interval_start=0.1)  # the sweeper tries again
                 channel = conn.default_channel
                 ready = _ready(channel)
-                client = getattr(channel, "client", None)  # the Redis transport
-                key = getattr(channel, "unacked_key", None)
-                unacked = int(client.hlen(key)) if client is not None and key else 0
+                unacked = _unacked(channel, live_s)
             return ready + unacked
         except Exception as exc:  # noqa: BLE001 - unknown depth: publish what is overdue
             log.warning("broker depth unknown (%s: %s)", type(exc).__name__, exc)
             return None
+
+
+def _unacked(channel: object, live_s: float | None) -> int:
+    """Delivered, unacknowledged messages (kombu's Redis keys; 0 on other transports)."""
+    client = getattr(channel, "client", None)  # the Redis transport
+    key = getattr(channel, "unacked_key", None)
+    index = getattr(channel, "unacked_index_key", None)
+    if client is None or not key:
+        return 0
+    if live_s is None or not index:
+        return int(client.hlen(key))
+    return int(client.zcount(index, time.time() - live_s, "+inf"))  # scored by delivery time
 
 
 def _ready(channel: object) -> int:
@@ -129,7 +145,7 @@ def sweep(ctx: Context, publisher: Publisher, reap: Callable[[], None]) -> dict[
     sent = publisher.publish(expired, force=True)
     with ctx.reads() as session:
         waiting = jobs.pending(session)
-    depth = publisher.depth() if waiting else 0
+    depth = publisher.depth(live_s=s.job_lease_s) if waiting else 0
     overdue: list[int] = []
     if waiting and (depth is None or depth < waiting):
         with transaction(ctx.sessions) as session:
