@@ -17,6 +17,7 @@ from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import MarkersNotSeen, locate, on_larger_photo
 from sipantau.ocr.locate_marks import on_sibling
 from sipantau.ocr.quality import assess, page_width_px
+from sipantau.ocr.redraw import redraw
 from sipantau.ocr.settings import ReadSettings
 from sipantau.ocr.types import REVIEW, BoxReading, FormReading, GrayImage, Page, Reason
 from sipantau.ocr.verdict import Verdict, judge
@@ -97,6 +98,8 @@ class Reader:
     ) -> FormReading:
         flat = [c for fc in crops.values() for c in fc.crops]
         probs = self.digits.predict(flat)
+        if template.page.unit == "px":  # a registered form's boxes: not the model's shape
+            probs = self._with_second_view(probs, crops)
         box_probs: dict[str, np.ndarray] = {}
         i = 0
         for name, fc in crops.items():
@@ -116,6 +119,21 @@ class Reader:
             tps=tps,
             page=page,
         )
+
+    def _with_second_view(self, probs: np.ndarray, crops: dict[str, FieldCrops]) -> np.ndarray:
+        """Each box's probabilities averaged with those of its writing redrawn at the model's
+        shape and scale (`ocr/redraw.py`), where it has such writing."""
+        views = [
+            redraw(c, (w, h))
+            for fc in crops.values()
+            for c, (_, _, w, h) in zip(fc.crops, fc.boxes, strict=True)
+        ]
+        idx = [i for i, v in enumerate(views) if v is not None]
+        if not idx:
+            return probs
+        out = probs.copy()
+        out[idx] = (probs[idx] + self.digits.predict([views[i] for i in idx])) / 2.0
+        return out
 
     def _find(
         self, image: GrayImage, template_id: str | None
