@@ -9,11 +9,16 @@ import numpy as np
 
 from sipantau.ocr.boxes import print_agreement
 from sipantau.ocr.errors import PhotoRejected
-from sipantau.ocr.locate import NOT_FOUND, make_page
+from sipantau.ocr.locate import NOT_FOUND, make_page, page_corners
 from sipantau.ocr.locate_features import FeatureIndex, FeatureSettings, plausible_homographies
 from sipantau.ocr.locate_marks import NOT_FLAT
 from sipantau.ocr.locate_orient import by_qr
-from sipantau.ocr.locate_partial import all_inside, boxes_in_photo, refine_on_print
+from sipantau.ocr.locate_partial import (
+    all_inside,
+    boxes_in_photo,
+    cut_off_rejection,
+    refine_on_print,
+)
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
@@ -67,7 +72,8 @@ def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettin
     each scale tried, the QR payload must read where the warp puts it (the form's own evidence
     of which form and which way up) and the printed boxes must lie right. Where its printed
     lines aligned with every number box in the photo, but no more, the sheet is there and bent:
-    the monitor is asked to flatten it."""
+    the monitor is asked to flatten it; where they aligned and its QR code read, with number
+    boxes out of the photo, the page is cut off on that side."""
     index = blank_index(template)
     fs = FeatureSettings(min_page_fraction=settings.min_page_fraction)
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
@@ -79,7 +85,14 @@ def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettin
             why.append(f"@{side}: {detail}, printed lines do not align")
             continue
         # its number boxes all in the photo: the sheet is there, bent (else part of it is out)
-        seen |= all_inside(boxes_in_photo(template, refined[0]), photo.shape)
+        boxes = boxes_in_photo(template, refined[0])
+        inside = all_inside(boxes, photo.shape)
+        seen |= inside
+        if not inside:  # its printed lines aligned, number boxes out of the photo: cut off
+            quad = cv2.perspectiveTransform(page_corners(template)[None], np.linalg.inv(refined[0]))
+            out = cut_off_rejection(photo, quad[0], f"blank form's features @{side}", boxes)
+            if out.code == "cut_off":
+                raise out
         payload = qr_payload(photo, template, refined[0])
         if payload is None:
             why.append(f"@{side}: {detail}, no QR payload where the warp puts it")

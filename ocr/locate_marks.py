@@ -190,15 +190,25 @@ def locate_corner_marks(photo: GrayImage, template: Template, settings: LocateSe
     except PhotoRejected as exc:
         if exc.code == "cut_off" or not settings.blank_features:
             raise
-        from sipantau.ocr.locate_blank import locate_by_blank
+        return second_chance(photo, template, settings, exc)
 
-        try:
-            return locate_by_blank(photo, template, settings)
-        except PhotoRejected as second:
-            detail = f"{exc.detail}; blank form's features: {second.detail}"
-            flat = exc.code == second.code and second.message == NOT_FLAT[1]
-            message = second.message if flat else exc.message  # the print seen: flatten it
-            raise PhotoRejected(exc.code, message, detail=detail) from exc
+
+def second_chance(
+    photo: GrayImage, template: Template, settings: LocateSettings, refused: PhotoRejected
+) -> Page:
+    """The page by the blank form's features after the marks `refused` it; when that fails
+    too, the marks' reason (or, where the print was seen, the advice to flatten the sheet)."""
+    from sipantau.ocr.locate_blank import locate_by_blank
+
+    try:
+        return locate_by_blank(photo, template, settings)
+    except PhotoRejected as second:
+        detail = f"{refused.detail}; blank form's features: {second.detail}"
+        if second.code == "cut_off":  # its own QR read, its print aligned: the side is known
+            raise PhotoRejected(second.code, second.message, detail=detail) from refused
+        flat = refused.code == second.code and second.message == NOT_FLAT[1]
+        message = second.message if flat else refused.message  # the print seen: flatten it
+        raise PhotoRejected(refused.code, message, detail=detail) from refused
 
 
 def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:

@@ -15,7 +15,7 @@ from sipantau.ocr.decode import decode
 from sipantau.ocr.digits import DigitReader
 from sipantau.ocr.errors import PhotoRejected, SipantauError, UnknownTemplate
 from sipantau.ocr.locate import MarkersNotSeen, locate, on_larger_photo
-from sipantau.ocr.locate_marks import on_sibling
+from sipantau.ocr.locate_marks import on_sibling, second_chance
 from sipantau.ocr.quality import assess, page_width_px
 from sipantau.ocr.redraw import redraw
 from sipantau.ocr.settings import ReadSettings
@@ -144,12 +144,22 @@ class Reader:
             if template_id not in self.templates:
                 raise UnknownTemplate(f"templat '{template_id}' tidak dikenal")
             template = self.templates[template_id]
-            try:
-                page = locate(image, template, self.settings.locate)
-            except PhotoRejected as exc:
-                raise self._explain_wrong_form(image, template, exc) from exc
-            return template, page, None, False
+            return template, self._locate_chosen(image, template), None, False
         return self._identify_and_locate(image)
+
+    def _locate_chosen(self, image: GrayImage, template: Template) -> Page:
+        """The chosen form's page. Where its corner marks refuse the photo, a QR code naming
+        another form says so before the blank form's features are tried (0.1 s, not 0.5 s+)."""
+        full = self.settings.locate
+        later = template.locator.kind == "corner_marks" and full.blank_features
+        first = full.model_copy(update={"blank_features": False}) if later else full
+        try:
+            return locate(image, template, first)
+        except PhotoRejected as exc:
+            explained = self._explain_wrong_form(image, template, exc)
+            if explained is not exc or not later or exc.code == "cut_off":
+                raise explained from exc
+            return second_chance(image, template, full, exc)
 
     def _check_qr(self, page: Page, template: Template) -> str | None:
         payload = page.identity or read_qr(page, template)

@@ -85,3 +85,46 @@ def test_the_second_chance_can_be_turned_off(monkeypatch):
     with pytest.raises(PhotoRejected) as exc:
         locate(img, t, LocateSettings(blank_features=False))
     assert exc.value.code == "form_not_found" and not called
+
+
+def test_a_photo_whose_qr_names_another_form_skips_the_second_chance(monkeypatch):
+    """A blanko photo offered as the walikota sheet: the marks refuse it, its QR code names the
+    blanko, and it is sent back as `wrong_form` without registering it to the KWK blank (that
+    took 0.5-1 s a photo, for a verdict the QR code gives in 0.1 s)."""
+    import sipantau.ocr.locate_blank as blank
+    from sipantau.ocr.digits import default_reader
+    from sipantau.ocr.pipeline import Reader
+    from sipantau.templates.registry import all_templates
+
+    called = []
+    monkeypatch.setattr(blank, "locate_by_blank", lambda *a: called.append(a))
+    data = (SAMPLES / "sipantau-blanko-0002-normal.jpg").read_bytes()
+    r = Reader(all_templates(), default_reader()).read(data, "blanko", WALIKOTA)
+    assert r.status == "rejected" and r.reasons[0].code == "wrong_form", r.reasons
+    assert "sipantau-blanko" in r.reasons[0].message and not called
+
+
+SIDE_WORD = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
+
+
+@pytest.mark.parametrize("side", list(SIDE_WORD))
+def test_half_a_sheet_is_cut_off_on_its_side_even_with_its_qr_code_gone(side, monkeypatch):
+    """A sample walikota photo cut through the page's middle (as `bench locate` cuts): the marks
+    alone cannot tell (with the top or right half gone so are the QR code and the title), but its
+    printed lines align on the blank form with number boxes out of the photo: `cut_off`, that
+    side named. Not by the marks alone: with the second chance off the top and right halves
+    were `form_not_found` ("show the four corners")."""
+    import json
+
+    from sipantau.bench.locate import _cut
+    from sipantau.ocr.digits import default_reader
+    from sipantau.ocr.pipeline import Reader
+    from sipantau.templates.registry import all_templates
+
+    name = "c-hasil-kwk-walikota-0002-normal.jpg"
+    truth = json.loads((SAMPLES / "truth.json").read_text(encoding="utf-8"))["photos"]
+    corners = np.array(next(t for t in truth if t["photo"] == name)["page_corners"])
+    data = _cut((SAMPLES / name).read_bytes(), corners, side)
+    r = Reader(all_templates(), default_reader()).read(data, "half", WALIKOTA)
+    assert r.status == "rejected" and r.reasons[0].code == "cut_off", r.reasons
+    assert f"sisi {SIDE_WORD[side]}" in r.reasons[0].message

@@ -332,16 +332,23 @@ def test_unchosen_form_is_named_by_the_qr_on_its_page(reader, tid):
     assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in want.fields.items()}
 
 
-def test_half_page_without_qr_or_title_is_not_called_cut_off(reader, upright):
+def test_half_page_without_qr_or_title_is_cut_off_by_its_print_not_its_marks(reader, upright):
     """The top half (QR code, title, two marks) out of the photo: two marks alone do not show
-    that this is the form (another form's marks make such frames too), so it is not found, with
-    the advice to photograph the whole page; never read, never another form."""
+    that this is the form (another form's marks make such frames too), so the marks alone do
+    not find it; the blank form's printed lines, aligned over the half in the photo with number
+    boxes beyond its top edge, do: `cut_off`, top. Never read, never another form."""
     t, img, page0 = upright
     cy = photo_points(page0, np.array([[t.page.width / 2, t.page.height / 2]], float))[0][1]
-    r = reader.read(_jpeg(img[int(cy) :]), "half", WALIKOTA)
-    assert r.status == "rejected"
-    assert r.reasons[0].code == "form_not_found", r.reasons
+    half = _jpeg(img[int(cy) :])
+    marks_only = Reader(
+        reader.templates, reader.digits, ReadSettings(locate=LocateSettings(blank_features=False))
+    )
+    r = marks_only.read(half, "half", WALIKOTA)
+    assert r.status == "rejected" and r.reasons[0].code == "form_not_found", r.reasons
     assert "sudut" in r.reasons[0].message
+    r = reader.read(half, "half", WALIKOTA)
+    assert r.status == "rejected" and r.reasons[0].code == "cut_off", r.reasons
+    assert "sisi atas" in r.reasons[0].message
 
 
 def _eval_truth(t, index: int, count: int, level: str, seed: int, tmp_path) -> tuple[bytes, dict]:
