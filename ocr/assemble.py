@@ -101,6 +101,32 @@ def _enumerated(probs: Probs, per_box: int) -> dict[int | None, tuple[float, tup
     return out
 
 
+@lru_cache(maxsize=8)
+def _groups(
+    n_boxes: int,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Valid label strings grouped by value code: (their indices, by code then C order; where
+    each group starts; group number of each code)."""
+    codes = _codes(n_boxes)
+    perm = np.flatnonzero(codes >= 0)
+    perm = perm[np.argsort(codes[perm], kind="stable")]
+    values, starts = np.unique(codes[perm], return_index=True)
+    group = np.full(10**n_boxes + 1, -1, np.int64)
+    group[values] = np.arange(len(values))
+    return perm, starts, group
+
+
+def _best_strings(
+    n_boxes: int, joint: npt.NDArray[np.float64], codes: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """For each value code, its most probable label string (the first in C order on a tie)."""
+    perm, starts, group = _groups(n_boxes)
+    jg = joint[perm]
+    is_max = jg == np.repeat(np.maximum.reduceat(jg, starts), np.diff(starts, append=len(jg)))
+    at = np.flatnonzero(is_max)
+    return perm[at[np.searchsorted(at, starts[group[codes]])]]
+
+
 def _full(probs: Probs, k: int) -> list[Hypothesis]:
     """The k most probable values by enumerating every label string of a short field."""
     n = probs.shape[0]
@@ -109,11 +135,8 @@ def _full(probs: Probs, k: int) -> list[Hypothesis]:
     mass = np.bincount(codes[valid], weights=joint[valid], minlength=10**n + 1)
     top = np.argsort(mass)[::-1][:k]
     top = top[mass[top] > 0]
-    # each value's most probable label string: first of its group, by code then probability
-    ranked = np.lexsort((-joint, codes))
-    first = np.searchsorted(codes[ranked], top)
     strings = _label_strings(n)
-    labels = [strings[i] for i in ranked[first].tolist()]
+    labels = [strings[i] for i in _best_strings(n, joint, top).tolist()]
     none = 10**n
     return [
         Hypothesis(None if code == none else code, p, lab)

@@ -33,7 +33,11 @@ def _ideal_l() -> np.ndarray:
     return ideal
 
 
-IDEALS = [np.rot90(_ideal_l(), -k) > 0.5 for k in range(4)]  # outer corner at patch corner k
+IDEALS = np.stack([np.rot90(_ideal_l(), -k) > 0.5 for k in range(4)])  # outer corner: corner k
+# solid print: darker than 0.55 x the paper around it; per paper level, the first gray that is not
+_PRINT_BELOW = (
+    (np.arange(256)[None, :] < 0.55 * np.arange(256)[:, None]).sum(axis=1).astype(np.uint8)
+)
 
 
 @dataclass(frozen=True)
@@ -55,11 +59,10 @@ def _as_mark(binary: np.ndarray, contour: np.ndarray) -> Mark | None:
     dst = np.array([[0, 0], [PATCH, 0], [PATCH, PATCH]], dtype=np.float32)
     M = cv2.getAffineTransform(box[:3], dst)
     patch = cv2.warpAffine(binary, M, (PATCH, PATCH), flags=cv2.INTER_LINEAR) > 127
-    best, k_best = 0.0, 0
-    for k, ideal in enumerate(IDEALS):
-        iou = (patch & ideal).sum() / max(1, (patch | ideal).sum())
-        if iou > best:
-            best, k_best = float(iou), k
+    inter = np.count_nonzero(patch & IDEALS, axis=(1, 2))
+    iou = inter / np.maximum(1, np.count_nonzero(patch | IDEALS, axis=(1, 2)))
+    k_best = int(np.argmax(iou))
+    best = float(iou[k_best])
     if best < 0.6:
         return None
     # patch corner k (clockwise from top-left) is box corner k: the outer corner of the L
@@ -76,7 +79,7 @@ def find_marks(photo: GrayImage, min_page_fraction: float) -> tuple[list[Mark], 
     small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
     # solid print is much darker than the paper around it (a dark table is not)
     paper = cv2.dilate(small, np.ones((31, 31), np.uint8))
-    binary = np.where(small.astype(np.float32) < 0.55 * paper, 255, 0).astype(np.uint8)
+    binary = cv2.compare(small, cv2.LUT(paper, _PRINT_BELOW), cv2.CMP_LT)
     min_area, max_area = small.size * min_page_fraction * 4e-5, small.size * 0.01
     contours, _ = cv2.findContours(binary, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     marks = []

@@ -128,11 +128,12 @@ class Reader:
             for fc in crops.values()
             for c, (_, _, w, h) in zip(fc.crops, fc.boxes, strict=True)
         ]
-        idx = [i for i, v in enumerate(views) if v is not None]
-        if not idx:
+        seen = [(i, v) for i, v in enumerate(views) if v is not None]
+        if not seen:
             return probs
+        idx = [i for i, _ in seen]
         out = probs.copy()
-        out[idx] = (probs[idx] + self.digits.predict([views[i] for i in idx])) / 2.0
+        out[idx] = (probs[idx] + self.digits.predict([v for _, v in seen])) / 2.0
         return out
 
     def _find(

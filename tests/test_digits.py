@@ -73,6 +73,26 @@ def test_prepare_is_deterministic_and_bounded() -> None:
     assert np.array_equal(a, b) and 0.0 <= a.min() and a.max() <= 1.0
 
 
+def test_onnxruntime_computes_what_opencv_computes(reader: CnnDigitReader) -> None:
+    """The runtime (onnxruntime) against OpenCV's own ONNX importer on the shipped weights:
+    the same logits to 1e-4 on 64 rendered crops, so the engine is no part of the readings."""
+    import cv2
+
+    from sipantau.ocr.digits import _model_bytes, prepare_batch
+    from sipantau.samples.handwriting import train_digits
+
+    rng = np.random.default_rng(5)
+    digits = train_digits()[0]
+    kinds = ["digit"] * 56 + ["x"] * 4 + ["blank"] * 4
+    crops = [render_crop(digits[i] if k == "digit" else None, k, rng) for i, k in enumerate(kinds)]
+    batch = prepare_batch(crops)
+    net = cv2.dnn.readNetFromONNX(np.frombuffer(_model_bytes("digits.onnx"), np.uint8))
+    net.setInput(batch)
+    ref = np.asarray(net.forward(), np.float32).reshape(len(batch), N_CLASSES)
+    assert np.abs(reader.forward(batch) - ref).max() < 1e-4
+    assert (reader.logits(crops).argmax(1) == ref.argmax(1)).all()
+
+
 def test_bad_input_and_bad_model_raise_typed_errors() -> None:
     with pytest.raises(DigitInputError):
         prepare(np.zeros((0, 0), np.uint8))

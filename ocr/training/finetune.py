@@ -207,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     probe = np.asarray(x_probe(args), np.float32)
     with torch.no_grad():
         ref = model(torch.from_numpy(probe)).numpy()
-    reader._net.setInput(probe)
-    meta["onnx_cv2_max_abs_diff"] = round(float(np.abs(reader._net.forward() - ref).max()), 6)
+    meta["onnx_runtime_max_abs_diff"] = round(float(np.abs(reader.forward(probe) - ref).max()), 6)
     if args.pipe_calib is not None:
         fit = load_sets([], [args.pipe_calib])
         evals = {f"eval_{p.stem}": load_sets([], [p]) for p in args.pipe_eval}
