@@ -80,6 +80,9 @@ def softmax(logits: np.ndarray, temperature: float = 1.0) -> Probs:
     return e / e.sum(axis=1, keepdims=True)
 
 
+_TIE_MARGIN = 1e-9  # relative: the top class stays strictly on top when its claim is raised
+
+
 def raise_error(probs: Probs, log10_error: Sequence[float], error: Sequence[float]) -> Probs:
     """Each row's claimed error (1 - its top probability) raised to what crops of unseen
     writers showed at that claim (a monotone map, read by interpolation), never lowered and
@@ -92,7 +95,9 @@ def raise_error(probs: Probs, log10_error: Sequence[float], error: Sequence[floa
     claimed = 1.0 - probs[rows, top]
     runner = np.sort(probs, axis=1)[:, -2]
     seen = np.interp(np.log10(np.maximum(claimed, 1e-300)), log10_error, error)
+    # at claimed / (claimed + runner) top and runner would tie, and rounding would pick one
     keep_top = np.divide(claimed, claimed + runner, out=claimed.copy(), where=claimed + runner > 0)
+    keep_top *= 1.0 - _TIE_MARGIN
     new = np.maximum(claimed, np.minimum(seen, keep_top))
     scale = np.divide(new, claimed, out=np.ones_like(new), where=claimed > 0)
     out = probs * scale[:, None]

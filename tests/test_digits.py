@@ -180,3 +180,20 @@ def test_ece_and_temperature_fit() -> None:
     assert abs(fit_temperature(logits, labels) - truth_t) < 0.2
     assert ece(softmax(logits, truth_t), labels) < 0.03
     assert ece(softmax(logits, 0.5), labels) > 0.15  # overconfident: a large ECE
+
+
+def test_a_raised_claim_never_ties_the_top_class_with_its_runner() -> None:
+    """A map that would raise every claim to 90 %: each row's claim stops just short of its
+    runner-up's share, so the model's top class stays strictly on top (at the exact tie float
+    rounding chose either, and a 1e-6 change of the logits moved bench figures)."""
+    from sipantau.ocr.digits import raise_error, softmax
+
+    rng = np.random.default_rng(9)
+    probs = softmax(rng.normal(0, 3, (2000, N_CLASSES)))
+    out = raise_error(probs, [-12.0, 0.0], [0.9, 0.9])
+    rows = np.arange(len(out))
+    top = probs.argmax(axis=1)
+    assert (out.argmax(axis=1) == top).all()
+    runner = np.sort(out, axis=1)[:, -2]
+    assert (out[rows, top] > runner).all()
+    assert np.allclose(out.sum(axis=1), 1.0)
