@@ -72,8 +72,8 @@ def locate_by_blank(photo: GrayImage, template: Template, settings: LocateSettin
     each scale tried, the QR payload must read where the warp puts it (the form's own evidence
     of which form and which way up) and the printed boxes must lie right. Where its printed
     lines aligned with every number box in the photo, but no more, the sheet is there and bent:
-    the monitor is asked to flatten it; where they aligned and its QR code read, with number
-    boxes out of the photo, the page is cut off on that side."""
+    the monitor is asked to flatten it; where they aligned with number boxes well out of the
+    photo, the page is cut off on that side (its QR code may be what was cut away)."""
     index = blank_index(template)
     fs = FeatureSettings(min_page_fraction=settings.min_page_fraction)
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])

@@ -207,7 +207,7 @@ def second_chance(
         return locate_by_blank(photo, template, settings)
     except PhotoRejected as second:
         detail = f"{refused.detail}; blank form's features: {second.detail}"
-        if second.code == "cut_off":  # its own QR read, its print aligned: the side is known
+        if second.code == "cut_off":  # its print aligned, number boxes out: the side is known
             raise PhotoRejected(second.code, second.message, detail=detail) from refused
         flat = refused.code == second.code and second.message == NOT_FLAT[1]
         message = second.message if flat else refused.message  # the print seen: flatten it
