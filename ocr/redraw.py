@@ -13,10 +13,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from sipantau.ocr.boxes import CROP_MARGIN
 from sipantau.ocr.types import GrayImage
 
-BOX_ASPECT = 10.0 / 12.0  # width / height of the box the model was trained on
-MARGIN = 0.15  # of the box's larger side on every side, as ocr/boxes.py cuts it
+BOX_ASPECT = 10.0 / 12.0  # width / height of the box the model was trained on (synth.BLANKO_BOX)
 FILL_H, FILL_W = 0.75, 0.9  # the writing's share of the window's box height (width at most)
 INK_LOW, INK_HIGH = 0.15, 0.4  # of the strongest ink: a stroke above LOW reaching HIGH
 MIN_HEIGHT = 0.15  # writing lower than this share of the box is a speck: no second view
@@ -94,6 +94,6 @@ def redraw(crop: GrayImage, box_wh: tuple[int, int]) -> GrayImage | None:
     x0, y0, x1, y1 = found
     vh = max((y1 - y0) / FILL_H, (x1 - x0) / FILL_W / BOX_ASPECT)
     vw = vh * BOX_ASPECT
-    m = MARGIN * vh
+    m = CROP_MARGIN * vh
     size = (int(round(vw + 2 * m)), int(round(vh + 2 * m)))
     return cv2.getRectSubPix(gray, size, ((x0 + x1 - 1) / 2.0, (y0 + y1 - 1) / 2.0))

@@ -108,7 +108,7 @@ SIDE_WORD = {"top": "atas", "bottom": "bawah", "left": "kiri", "right": "kanan"}
 
 
 @pytest.mark.parametrize("side", list(SIDE_WORD))
-def test_half_a_sheet_is_cut_off_on_its_side_even_with_its_qr_code_gone(side, monkeypatch):
+def test_half_a_sheet_is_cut_off_on_its_side_even_with_its_qr_code_gone(side):
     """A sample walikota photo cut through the page's middle (as `bench locate` cuts): the marks
     alone cannot tell (with the top or right half gone so are the QR code and the title), but its
     printed lines align on the blank form with number boxes out of the photo: `cut_off`, that

@@ -41,8 +41,8 @@ def test_small_writing_in_a_tall_box_is_seen_at_the_model_scale() -> None:
     view = redraw.redraw(crop, BOX)
     assert view is not None
     h, w = view.shape
-    box_h = h / (1 + 2 * redraw.MARGIN)
-    assert abs(w / h - (redraw.BOX_ASPECT + 2 * redraw.MARGIN) / (1 + 2 * redraw.MARGIN)) < 0.05
+    box_h = h / (1 + 2 * CROP_MARGIN)
+    assert abs(w / h - (redraw.BOX_ASPECT + 2 * CROP_MARGIN) / (1 + 2 * CROP_MARGIN)) < 0.05
     core = view[int(0.1 * h) : int(0.9 * h), int(0.2 * w) : int(0.8 * w)]  # clear of table lines
     assert abs(_ink_height(core) / box_h - redraw.FILL_H) < 0.12
 
