@@ -116,7 +116,8 @@ def snap_px(boxes: list[Box]) -> int:
 
 
 def cut_field(page: Page, spec: FieldSpec, wide: bool = False) -> FieldCrops:
-    boxes = [to_px(b, page.scale) for b in spec.boxes]
+    found = page.boxes.get(spec.name) if page.boxes else None
+    boxes = found or [to_px(b, page.scale) for b in spec.boxes]
     dx, dy = refine_shift(page.image, boxes, snap_px(boxes) if wide else SEARCH_PX)
     moved = [(x + dx, y + dy, w, h) for x, y, w, h in boxes]
     return FieldCrops(spec.name, moved, [crop_box(page.image, b) for b in moved], (dx, dy))

@@ -63,7 +63,7 @@ def on_larger_photo(
     H = page.homography @ np.diag([1 / factor, 1 / factor, 1.0])
     image = _warp(photo, H, canonical_size(template, settings))
     quad = (page.photo_quad * factor).astype(np.float32)
-    return Page(image, page.scale, H, page.method, quad, page.identity)
+    return Page(image, page.scale, H, page.method, quad, page.identity, page.boxes)
 
 
 # --- ArUco markers (the blanko) ---------------------------------------------------------------

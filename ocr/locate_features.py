@@ -5,7 +5,7 @@ measured alignment of those lines decides between located and `form_not_found`."
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -14,9 +14,11 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
 
+from sipantau.ocr.boxes import to_px
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import make_page, page_corners
 from sipantau.ocr.locate_align import Alignment, alignment, line_image, refine_ecc
+from sipantau.ocr.locate_cells import BoxLayout
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page
 from sipantau.templates.model import Template
@@ -27,6 +29,7 @@ NOT_FOUND = (
 )
 Points = npt.NDArray[np.float32]  # N x 2
 BoxList = Sequence[Sequence[float]]  # x, y, w, h in reference px
+FieldBoxes = Sequence[tuple[str, BoxList]]  # each field's boxes
 
 
 class FeatureSettings(BaseModel):
@@ -99,6 +102,7 @@ class FeatureIndex:
     lines: np.ndarray  # line image at ecc scale
     lines_mask: np.ndarray  # uint8, 255 where the lines count (print, not handwriting)
     near_boxes: np.ndarray  # uint8, 255 around the boxes: where alignment matters most
+    layout: BoxLayout | None = None  # the boxes as rows of ruled cells, where they are
 
     @classmethod
     def build(
@@ -106,7 +110,9 @@ class FeatureIndex:
         reference: GrayImage,
         settings: FeatureSettings | None = None,
         boxes: BoxList = (),
+        fields: FieldBoxes = (),
     ) -> FeatureIndex:
+        """The index; with `fields` (each field's boxes) also their layout of ruled cells."""
         s = settings or FeatureSettings()
         if reference.ndim == 3:
             reference = cv2.cvtColor(reference, cv2.COLOR_BGR2GRAY)
@@ -121,7 +127,8 @@ class FeatureIndex:
         emask = cv2.resize(mask, esize, interpolation=cv2.INTER_NEAREST)
         near = 255 - handwriting_mask(size, boxes, s.near_margin) if boxes else 255 + 0 * mask
         near = cv2.resize(near, esize, interpolation=cv2.INTER_NEAREST)
-        return cls(pts, desc, size, line_image(small), emask, near)
+        layout = BoxLayout.build(reference, fields) if fields else None
+        return cls(pts, desc, size, line_image(small), emask, near, layout)
 
     @property
     def ecc_scale(self) -> float:
@@ -250,15 +257,21 @@ def plausible_homographies(
 
 
 def register(
-    photo: GrayImage, index: FeatureIndex, s: FeatureSettings
+    photo: GrayImage,
+    index: FeatureIndex,
+    s: FeatureSettings,
+    misses: list[tuple[Homography, Alignment]] | None = None,
 ) -> tuple[Homography, Alignment]:
-    """Photo px -> reference px at the first scale whose printed lines measurably line up."""
+    """Photo px -> reference px at the first scale whose printed lines measurably line up; the
+    refined homographies of the scales that did not line up go into `misses`."""
     why: list[str] = []
     for side, H, detail in plausible_homographies(photo, index, s, why):
         H, a, near = _refined(photo, H, index)
         if all(x.correlation >= s.min_line_ncc and x.peak >= s.min_line_peak for x in (a, near)):
             return H, a
         why.append(f"@{side}: {detail}, {a.summary()}; near the boxes {near.summary()}")
+        if misses is not None:
+            misses.append((H, a))
     raise PhotoRejected(*NOT_FOUND, detail="; ".join(why))
 
 
@@ -274,10 +287,32 @@ def locate_by_features(
     if isinstance(reference, FeatureIndex):
         index = reference
     else:
-        index = FeatureIndex.build(reference, s, [b for f in template.fields for b in f.boxes])
-    H_ref, quality = register(photo, index, s)
+        index = FeatureIndex.build(
+            reference,
+            s,
+            [b for f in template.fields for b in f.boxes],
+            [(f.name, f.boxes) for f in template.fields],
+        )
+    misses: list[tuple[Homography, Alignment]] = []
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
-    photo_to_units = units @ H_ref
+    page_settings = LocateSettings(canonical_width=canonical_width)
+    try:
+        H_ref, _ = register(photo, index, s, misses)
+    except PhotoRejected as exc:
+        return _by_cells(photo, template, index, units, page_settings, misses, s, exc)
+    return make_page(
+        photo,
+        template,
+        _photo_to_units(units @ H_ref, photo, template, s),
+        "features",
+        page_settings,
+    )
+
+
+def _photo_to_units(
+    photo_to_units: Homography, photo: GrayImage, template: Template, s: FeatureSettings
+) -> Homography:
+    """`photo_to_units`, once the template's page it maps into the photo looks like a page."""
     try:
         quad = cv2.perspectiveTransform(
             page_corners(template)[None], np.linalg.inv(photo_to_units)
@@ -287,9 +322,39 @@ def locate_by_features(
     why = check_quad(quad, photo.shape, s)
     if why:
         raise PhotoRejected(*NOT_FOUND, detail=why)
-    return make_page(
-        photo, template, photo_to_units, "features", LocateSettings(canonical_width=canonical_width)
-    )
+    return photo_to_units
+
+
+def _by_cells(
+    photo: GrayImage,
+    template: Template,
+    index: FeatureIndex,
+    units: Homography,
+    page_settings: LocateSettings,
+    misses: list[tuple[Homography, Alignment]],
+    s: FeatureSettings,
+    exc: PhotoRejected,
+) -> Page:
+    """Another print of the form, whose rows moved: its number boxes found as the reference's
+    rows of ruled cells, by their order, on the photo warped by a homography under which the
+    page's print as a whole lines up. Else `exc` stands."""
+    if index.layout is None:
+        raise exc
+    for H, a in sorted(misses, key=lambda m: -m[1].correlation):
+        if a.correlation < s.min_line_ncc:
+            break
+        try:
+            photo_to_units = _photo_to_units(units @ H, photo, template, s)
+        except PhotoRejected:
+            continue
+        page = make_page(photo, template, photo_to_units, "features+cells", page_settings)
+        on_ref = cv2.resize(page.image, index.size, interpolation=cv2.INTER_AREA)
+        found = index.layout.find(on_ref)
+        if found is None:
+            continue
+        k = page.image.shape[1] / index.size[0]  # reference px -> canonical px
+        return replace(page, boxes={n: [to_px(list(b), k) for b in bs] for n, bs in found.items()})
+    raise exc
 
 
 def reference_path(template: Template) -> Path:
@@ -302,18 +367,18 @@ def reference_path(template: Template) -> Path:
 
 
 @lru_cache(maxsize=16)
-def _cached_index(path: Path, mtime: float, boxes: tuple[tuple[float, ...], ...]) -> FeatureIndex:
+def _cached_index(path: Path, mtime: float, fields: FieldBoxes) -> FeatureIndex:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise FileNotFoundError(f"cannot read reference scan {path}")
-    return FeatureIndex.build(image, boxes=boxes)
+    return FeatureIndex.build(image, boxes=[b for _, bs in fields for b in bs], fields=fields)
 
 
 def index_for(template: Template) -> FeatureIndex:
     """The template's FeatureIndex, built once per reference file (and again if it changes)."""
     path = reference_path(template)
-    boxes = tuple(tuple(b) for f in template.fields for b in f.boxes)
-    return _cached_index(path, path.stat().st_mtime, boxes)
+    fields = tuple((f.name, tuple(tuple(b) for b in f.boxes)) for f in template.fields)
+    return _cached_index(path, path.stat().st_mtime, fields)
 
 
 def locate_features_for(photo: GrayImage, template: Template, settings: LocateSettings) -> Page:

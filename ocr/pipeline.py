@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -28,6 +28,11 @@ log = logging.getLogger("sipantau.read")
 
 DebugSink = Callable[[str, np.ndarray], None]
 PHOTO_QR_SIDES = (1600,)  # long side, px, a whole photo is searched for a QR code at first
+PRINT_DIFFERS = Reason(
+    "print_differs",
+    "cetakan formulir ini berbeda dari referensinya: kotak angka dicari dari garis tabelnya; "
+    "periksa setiap angka dengan fotonya",
+)
 FAILED = Reason(
     "processing_failed", "foto tidak dapat diproses; foto ulang, atau kirim untuk diperiksa"
 )
@@ -106,18 +111,17 @@ class Reader:
             box_probs[name] = probs[i : i + len(fc.crops)]
             i += len(fc.crops)
         verdict = judge(template, box_probs, self.settings.decision)
+        if page.boxes is not None:
+            verdict = _held_for_the_print(verdict)
         for name, fr in verdict.fields.items():
             fr.boxes = [
                 BoxReading(b, p) for b, p in zip(crops[name].boxes, box_probs[name], strict=True)
             ]
+        reasons = review_reasons(verdict)
+        if page.boxes is not None:
+            reasons.append(PRINT_DIFFERS)
         return FormReading(
-            photo,
-            template.id,
-            verdict.status,
-            review_reasons(verdict),
-            verdict.fields,
-            tps=tps,
-            page=page,
+            photo, template.id, verdict.status, reasons, verdict.fields, tps=tps, page=page
         )
 
     def _with_second_view(self, probs: np.ndarray, crops: dict[str, FieldCrops]) -> np.ndarray:
@@ -300,6 +304,16 @@ class Reader:
             if again is not None:
                 return other, again, tps, True
         return other, locate(image, other, self.settings.locate), tps, True
+
+
+def _held_for_the_print(verdict: Verdict) -> Verdict:
+    """Every field to review: boxes found by the order of a table's rows, on a print other than
+    the reference, could as well be a like table of another form (another province's)."""
+    for fr in verdict.fields.values():
+        if fr.status == "ok":
+            fr.status = "review"
+            fr.reasons.append("cetakan berbeda dari referensi")
+    return replace(verdict, status="review")
 
 
 def _saw_the_form(exc: PhotoRejected) -> bool:

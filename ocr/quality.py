@@ -32,10 +32,13 @@ DARK = "foto terlalu gelap; cari tempat yang lebih terang"
 GLARE = "ada kotak angka yang tidak terbaca (silau atau bayangan); ubah posisi dan foto ulang"
 
 
-def _all_boxes_units(template: Template) -> np.ndarray:
+def _all_boxes_units(template: Template, page: Page) -> np.ndarray:
+    """Every box corner, template units: where this print has its boxes, else the template's."""
     pts = []
     for f in template.fields:
-        for x, y, w, h in f.boxes:
+        found = page.boxes.get(f.name) if page.boxes else None
+        boxes = [[v / page.scale for v in b] for b in found] if found else f.boxes
+        for x, y, w, h in boxes:
             pts += [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]
     return np.array(pts, dtype=np.float64)
 
@@ -54,7 +57,7 @@ def cut_side(template: Template, outside: np.ndarray, inside: np.ndarray) -> str
 def cut_off(photo: GrayImage, page: Page, template: Template) -> Problem | None:
     """A digit box (any corner) outside the photo: the page is cut off on that side. The rest of
     the page may lie outside the frame: only the boxes must be in it."""
-    units = _all_boxes_units(template)
+    units = _all_boxes_units(template, page)
     pts = photo_points(page, units)
     h, w = photo.shape
     inside = (pts[:, 0] >= 1) & (pts[:, 0] <= w - 2) & (pts[:, 1] >= 1) & (pts[:, 1] <= h - 2)

@@ -60,6 +60,8 @@ class Page:
     method: str  # which locator found it
     photo_quad: Quad  # page corners in the decoded photo
     identity: str | None = None  # QR payload, when one was read
+    # each field's number boxes as found on this print, where they are not the template's
+    boxes: dict[str, list[Box]] | None = None
 
 
 @dataclass(frozen=True)
