@@ -166,16 +166,13 @@ class TesseractDigitReader:
     """Baseline: tesseract, one character (psm 10); 1.0 on its answer, blank when it reads none."""
 
     def __init__(self, timeout_s: float = 5.0) -> None:
-        import pytesseract  # local: only the baseline needs it
-
-        self._tess = pytesseract
-        self._config = "--psm 10 -c tessedit_char_whitelist=0123456789X"
+        self._args = ["--psm", "10", "-c", "tessedit_char_whitelist=0123456789X"]
         self._timeout = timeout_s
 
     def _one(self, crop: np.ndarray) -> int:
-        text = self._tess.image_to_string(
-            _gray(crop).astype(np.uint8), config=self._config, timeout=self._timeout
-        ).strip()
+        from sipantau.ocr.tesseract import image_to_string
+
+        text = image_to_string(_gray(crop).astype(np.uint8), self._args, self._timeout).strip()
         for ch in text.upper():
             if ch.isdigit():
                 return int(ch)

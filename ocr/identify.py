@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -13,6 +12,7 @@ import cv2
 import numpy as np
 
 from sipantau.ocr.errors import UnknownTemplate
+from sipantau.ocr.tesseract import image_to_string
 from sipantau.ocr.types import GrayImage
 from sipantau.templates.model import Template
 from sipantau.templates.render import parse_qr_payload
@@ -121,7 +121,6 @@ def title_score(title: str, ocr_text: str) -> float:
 
 
 OCR_TIMEOUT_S = 5.0
-os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # tesseract's threads only fight the workers
 
 
 def _title_of(template: Template) -> str:
@@ -131,31 +130,17 @@ def _title_of(template: Template) -> str:
 
 def ocr_top(photo: GrayImage, quarter_turns: int) -> str:
     """Tesseract (eng) on the top part of the photo turned by `quarter_turns` x 90 degrees."""
-    import pytesseract
-
     turned = np.rot90(photo, quarter_turns)
     top = np.ascontiguousarray(turned[: int(turned.shape[0] * TITLE_TOP)])
     f = min(2.0, TITLE_SIDE / max(photo.shape[:2]))  # small print reads better a bit enlarged
     top = cv2.resize(top, None, fx=f, fy=f, interpolation=cv2.INTER_CUBIC)
     top = cv2.addWeighted(top, 1.8, cv2.GaussianBlur(top, (0, 0), 2), -0.8, 0)
-    try:
-        return str(
-            pytesseract.image_to_string(top, lang="eng", config="--psm 11", timeout=OCR_TIMEOUT_S)
-        )
-    except RuntimeError:  # pytesseract's timeout: a slow machine must not hang the reader
-        return ""
+    return image_to_string(top, ["--psm", "11"], OCR_TIMEOUT_S)
 
 
 def ocr_line(image: GrayImage) -> str:
     """Tesseract (eng) on one printed line already cut out and upright (empty on a timeout)."""
-    import pytesseract
-
-    try:
-        return str(
-            pytesseract.image_to_string(image, lang="eng", config="--psm 7", timeout=OCR_TIMEOUT_S)
-        )
-    except (RuntimeError, pytesseract.TesseractError):
-        return ""
+    return image_to_string(image, ["--psm", "7"], OCR_TIMEOUT_S)
 
 
 def match_title(text: str, templates: Sequence[Template]) -> tuple[Template, float] | None:
