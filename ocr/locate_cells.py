@@ -22,6 +22,7 @@ GAP_PX = 8  # neighbouring cells of one row: at most this far apart (a ruling li
 SAME_ROW = 0.7  # and overlapping by this share of the lower one's height
 WIDTH_RANGE = (0.7, 1.4)  # a photo row's width / its reference row's (the print's scale)
 HEIGHT_RANGE = (0.5, 2.5)  # rows may be much taller or lower on another print
+WORK_WIDTH = 1240  # px: a larger reference scan is worked at this width (the canonical page's)
 CENTRE_OF_PAGE = 0.08  # a row's centre may move this share of the page width sideways
 SEPARATOR = 0.04  # of the row's width: where each line between its boxes must be
 
@@ -175,14 +176,24 @@ class BoxLayout:
     columns: tuple[Column, ...]
     line_px: int
     page_w: float
+    size: tuple[int, int]  # w, h the reference is worked at (px)
+    scale: float  # those px per reference px
 
     @classmethod
     def build(
-        cls, reference: GrayImage, fields: Sequence[tuple[str, Sequence[Sequence[float]]]]
+        cls,
+        reference: GrayImage,
+        fields: Sequence[tuple[str, Sequence[Sequence[float]]]],
+        max_width: int = WORK_WIDTH,
     ) -> BoxLayout | None:
         """The layout, or None when some field's boxes are not one whole row of ruled cells, or
-        when two of its rows are alike but not in one column (no order to go by)."""
-        sides = [min(b[2], b[3]) for _, boxes in fields for b in boxes]
+        when two of its rows are alike but not in one column (no order to go by). A large scan
+        is worked at `max_width`."""
+        k = min(1.0, max_width / reference.shape[1])
+        size = (round(reference.shape[1] * k), round(reference.shape[0] * k))
+        if k < 1.0:
+            reference = cv2.resize(reference, size, interpolation=cv2.INTER_AREA)
+        sides = [k * min(b[2], b[3]) for _, boxes in fields for b in boxes]
         if not sides:
             return None
         line_px = int(LINE_OF_BOX * min(sides))
@@ -190,7 +201,7 @@ class BoxLayout:
         page_w = float(reference.shape[1])
         columns: list[Column] = []
         for name, given in fields:
-            boxes = [(float(x), float(y), float(w), float(h)) for x, y, w, h in given]
+            boxes = [(k * x, k * y, k * w, k * h) for x, y, w, h in given]
             mine = [_cell_of(b, cells) for b in boxes]
             if any(c is None for c in mine) or len(set(mine)) != len(boxes):
                 return None
@@ -213,18 +224,22 @@ class BoxLayout:
             if len(at) != 1:
                 return None
             columns[columns.index(home)] = replace(home, fields=(*home.fields, (at[0], fr)))
-        return cls(tuple(columns), line_px, page_w)
+        return cls(tuple(columns), line_px, page_w, size, k)
 
     def find(self, warped: GrayImage) -> dict[str, list[FloatRect]] | None:
-        """Each field's boxes on `warped` (the photo roughly on the reference): the same column
-        of rows, the same count of them, each field in its place by order. None when the photo's
-        table does not have exactly the reference's rows."""
+        """Each field's boxes (reference px) on `warped`, the photo roughly on the reference at
+        any scale: the same column of rows, the same count of them, each field in its place by
+        order. None when the photo's table does not have exactly the reference's rows."""
+        if warped.shape[1] != self.size[0] or warped.shape[0] != self.size[1]:
+            warped = cv2.resize(warped, self.size, interpolation=cv2.INTER_AREA)
         cells = ruled_cells(warped, self.line_px)
+        k = self.scale
         found: dict[str, list[FloatRect]] = {}
         for col in self.columns:
             spans = col.spans(cells, self.page_w)
             if len(spans) != col.rows:
                 return None
             for i, fr in col.fields:
-                found[fr.field] = fr.on(spans[i], len(col.row.cells))
+                boxes = fr.on(spans[i], len(col.row.cells))
+                found[fr.field] = [(x / k, y / k, w / k, h / k) for x, y, w, h in boxes]
         return found

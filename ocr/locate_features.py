@@ -348,8 +348,7 @@ def _by_cells(
         except PhotoRejected:
             continue
         page = make_page(photo, template, photo_to_units, "features+cells", page_settings)
-        on_ref = cv2.resize(page.image, index.size, interpolation=cv2.INTER_AREA)
-        found = index.layout.find(on_ref)
+        found = index.layout.find(page.image)
         if found is None:
             continue
         k = page.image.shape[1] / index.size[0]  # reference px -> canonical px

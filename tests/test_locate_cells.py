@@ -89,3 +89,14 @@ def test_boxes_that_are_not_ruled_cells_have_no_layout():
     """A box map marking digits in an open area (DKI 2017's totals): no layout to go by."""
     open_field = [("jumlah", [(300.0 + 50 * i, 700.0, 40.0, 40.0) for i in range(3)])]
     assert BoxLayout.build(_table(REF_TOPS, REF_H), FIELDS + open_field) is None
+
+
+def test_a_large_scan_is_worked_at_the_canonical_width_and_answers_in_its_own_pixels():
+    big = cv2.resize(_table(REF_TOPS, REF_H), None, fx=2, fy=2, interpolation=cv2.INTER_LINEAR)
+    fields = [(n, [tuple(2.0 * v for v in b) for b in boxes]) for n, boxes in FIELDS]
+    layout = BoxLayout.build(big, fields)
+    assert layout is not None and layout.size[0] == 1240
+    found = layout.find(_table([244, 310, 378, 437], [64, 66, 42, 46]))  # any scale of the page
+    assert found is not None
+    x, y, w, h = found["satu"][0]
+    assert abs(x - 2 * (COLS_X + 2)) <= 6 and abs(y - 2 * 246) <= 6 and abs(w - 2 * 42) <= 6
