@@ -234,14 +234,27 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
     # a tile's corner or a stroke): a second chance to read, never a cut-off verdict
     second = len(frames) if frames[0][1] is None else None
 
-    def candidates() -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        yield from frames
-        if second is not None:  # only once every frame of four is refused (most read the first)
-            yield from mark_frames(photo, template, settings, partial=True)
+    # frames of four whose missing marks were found after all, tried next (see below)
+    completed: list[np.ndarray] = []
 
-    for k, (quad, real) in enumerate(candidates()):
-        retry = second is not None and k >= second
+    def listed() -> Iterator[tuple[np.ndarray, np.ndarray | None, bool]]:
+        yield from ((q, r, False) for q, r in frames)
+        if second is not None:  # only once every frame of four is refused (most read the first)
+            partial = mark_frames(photo, template, settings, partial=True)
+            yield from ((q, r, True) for q, r in partial)
+
+    def candidates() -> Iterator[tuple[np.ndarray, np.ndarray | None, bool]]:
+        for quad, real, retry in listed():
+            yield quad, real, retry
+            while completed:
+                yield completed.pop(0), None, retry
+
+    for k, (quad, real, retry) in enumerate(candidates()):
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
+        if isinstance(found, str) and real is not None:
+            # a corner completed from the others' arms is far off on a steep photo, and the QR
+            # code is then looked for in the wrong place: the missing mark may be in the photo
+            completed.extend(_ghosts_found(photo, template, quad, real))
         if isinstance(found, str):
             why.append(found)
             unclear |= real is None
@@ -273,6 +286,11 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
         agreement = print_agreement(page, template)
         if agreement >= settings.min_print_agreement:
             return page
+        snapped = _marks_snapped(photo, template, H, quad)  # a corner may be off
+        if snapped is not None:
+            again = make_page(photo, template, snapped, page.method, settings, payload)
+            if print_agreement(again, template) >= settings.min_print_agreement:
+                return again
         refined = refine_on_print(photo, template, H) if payload is not None else None
         if refined is not None:
             H, evidence = refined[0], f"{evidence}+print"
@@ -285,6 +303,39 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
         raise cut_off_rejection(photo, cut, "; ".join(why))
     reason = UNCLEAR if unclear else NOT_FLAT if bent else NOT_FOUND
     raise PhotoRejected(*reason, detail="; ".join(why))
+
+
+def _marks_snapped(
+    photo: GrayImage, template: Template, H: np.ndarray, quad: np.ndarray
+) -> np.ndarray | None:
+    """The frame's homography (same turn) once each of its four corners is looked for again by
+    the printed mark's shape where `H` puts it: one corner may be a tile's L or a far-off
+    completed corner beside the real mark. None unless all four are found."""
+    from sipantau.ocr.locate_orient import turns
+    from sipantau.ocr.locate_partial import find_ghosts
+
+    q, found = find_ghosts(photo, template, H, quad, np.zeros(4, bool))
+    if not found.all() or np.abs(q - quad).max() < GHOST_SAME_PX:
+        return None
+    return _same_turn(turns(q, template), H, quad)
+
+
+def _ghosts_found(
+    photo: GrayImage, template: Template, quad: np.ndarray, real: np.ndarray
+) -> list[np.ndarray]:
+    """Frames of four marks from one completed from fewer: each missing mark looked for where
+    the frame, in each of its turns, puts it (`find_ghosts`); distinct quads, as found."""
+    from sipantau.ocr.locate_orient import turns
+    from sipantau.ocr.locate_partial import find_ghosts
+
+    out: list[np.ndarray] = []
+    for H in turns(quad, template):
+        if not np.isfinite(H).all():
+            continue
+        q, r = find_ghosts(photo, template, H, quad, real)
+        if r.all() and not any(np.abs(q - o).max() < GHOST_SAME_PX for o in out):
+            out.append(q)
+    return out
 
 
 def on_sibling(
@@ -314,6 +365,8 @@ def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndar
     ]
     return Hs[int(np.argmin(errs))]
 
+
+GHOST_SAME_PX = 3.0  # two turns that found a missing mark within this of each other found one
 
 NOT_FLAT = (
     "form_not_found",
