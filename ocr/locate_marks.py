@@ -243,13 +243,14 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
             partial = mark_frames(photo, template, settings, partial=True)
             yield from ((q, r, True) for q, r in partial)
 
-    def candidates() -> Iterator[tuple[np.ndarray, np.ndarray | None, bool]]:
+    def candidates() -> Iterator[tuple[np.ndarray, np.ndarray | None, bool, bool]]:
+        """(quad, real, retry, searched): `searched`, a frame whose fourth mark was searched."""
         for quad, real, retry in listed():
-            yield quad, real, retry
+            yield quad, real, retry, False
             while completed:
-                yield completed.pop(0), None, retry
+                yield completed.pop(0), None, retry, True
 
-    for k, (quad, real, retry) in enumerate(candidates()):
+    for k, (quad, real, retry, searched) in enumerate(candidates()):
         found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
         if isinstance(found, str) and real is not None:
             # a corner completed from the others' arms is far off on a steep photo, and the QR
@@ -257,7 +258,7 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
             completed.extend(_ghosts_found(photo, template, quad, real))
         if isinstance(found, str):
             why.append(found)
-            unclear |= real is None
+            unclear |= real is None and not searched  # four marks found, not one searched for
             continue
         H, evidence, payload = found
         if real is not None:
