@@ -175,7 +175,6 @@ class BoxLayout:
 
     columns: tuple[Column, ...]
     line_px: int
-    page_w: float
     size: tuple[int, int]  # w, h the reference is worked at (px)
     scale: float  # those px per reference px
 
@@ -198,8 +197,9 @@ class BoxLayout:
             return None
         line_px = int(LINE_OF_BOX * min(sides))
         cells = ruled_cells(reference, line_px)
-        page_w = float(reference.shape[1])
+        page_w = float(size[0])
         columns: list[Column] = []
+        rows: list[list[Span]] = []  # each column's rows in the reference, top to bottom
         for name, given in fields:
             boxes = [(k * x, k * y, k * w, k * h) for x, y, w, h in given]
             mine = [_cell_of(b, cells) for b in boxes]
@@ -215,16 +215,17 @@ class BoxLayout:
                 tuple(run.index(c) for c in mine if c is not None),
                 tuple(_within(b, *c) for b, c in zip(boxes, mine, strict=True) if c is not None),
             )
-            home = next((c for c in columns if c.like(row, page_w)), None)
-            if home is None:
+            j = next((j for j, c in enumerate(columns) if c.like(row, page_w)), None)
+            if j is None:
                 col = Column(row, max(c[2] for c in run) * WIDTH_RANGE[1] * 1.1, 0, ())
-                home = replace(col, rows=len(col.spans(cells, page_w)))
-                columns.append(home)
-            at = [i for i, s in enumerate(home.spans(cells, page_w)) if abs(s.y - row.y) < 2]
+                rows.append(col.spans(cells, page_w))
+                columns.append(replace(col, rows=len(rows[-1])))
+                j = len(columns) - 1
+            at = [i for i, s in enumerate(rows[j]) if abs(s.y - row.y) < 2]
             if len(at) != 1:
                 return None
-            columns[columns.index(home)] = replace(home, fields=(*home.fields, (at[0], fr)))
-        return cls(tuple(columns), line_px, page_w, size, k)
+            columns[j] = replace(columns[j], fields=(*columns[j].fields, (at[0], fr)))
+        return cls(tuple(columns), line_px, size, k)
 
     def find(self, warped: GrayImage) -> dict[str, list[FloatRect]] | None:
         """Each field's boxes (reference px) on `warped`, the photo roughly on the reference at
@@ -236,7 +237,7 @@ class BoxLayout:
         k = self.scale
         found: dict[str, list[FloatRect]] = {}
         for col in self.columns:
-            spans = col.spans(cells, self.page_w)
+            spans = col.spans(cells, float(self.size[0]))
             if len(spans) != col.rows:
                 return None
             for i, fr in col.fields:

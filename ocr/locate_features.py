@@ -112,8 +112,10 @@ class FeatureIndex:
         boxes: BoxList = (),
         fields: FieldBoxes = (),
     ) -> FeatureIndex:
-        """The index; with `fields` (each field's boxes) also their layout of ruled cells."""
+        """The index; with `fields` (each field's boxes) also their layout of ruled cells, and
+        their boxes masked where `boxes` names none."""
         s = settings or FeatureSettings()
+        boxes = boxes or [b for _, bs in fields for b in bs]
         if reference.ndim == 3:
             reference = cv2.cvtColor(reference, cv2.COLOR_BGR2GRAY)
         size = (reference.shape[1], reference.shape[0])
@@ -288,10 +290,7 @@ def locate_by_features(
         index = reference
     else:
         index = FeatureIndex.build(
-            reference,
-            s,
-            [b for f in template.fields for b in f.boxes],
-            [(f.name, f.boxes) for f in template.fields],
+            reference, s, fields=[(f.name, f.boxes) for f in template.fields]
         )
     misses: list[tuple[Homography, Alignment]] = []
     units = np.diag([template.page.width / index.size[0], template.page.height / index.size[1], 1])
@@ -370,7 +369,7 @@ def _cached_index(path: Path, mtime: float, fields: FieldBoxes) -> FeatureIndex:
     image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if image is None:
         raise FileNotFoundError(f"cannot read reference scan {path}")
-    return FeatureIndex.build(image, boxes=[b for _, bs in fields for b in bs], fields=fields)
+    return FeatureIndex.build(image, fields=fields)
 
 
 def index_for(template: Template) -> FeatureIndex:
