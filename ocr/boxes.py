@@ -116,7 +116,7 @@ def snap_px(boxes: list[Box]) -> int:
 
 
 def cut_field(page: Page, spec: FieldSpec, wide: bool = False) -> FieldCrops:
-    found = page.boxes.get(spec.name) if page.boxes else None
+    found = page.boxes_found(spec.name)
     boxes = found or [to_px(b, page.scale) for b in spec.boxes]
     dx, dy = refine_shift(page.image, boxes, snap_px(boxes) if wide else SEARCH_PX)
     moved = [(x + dx, y + dy, w, h) for x, y, w, h in boxes]

@@ -111,15 +111,14 @@ class Reader:
             box_probs[name] = probs[i : i + len(fc.crops)]
             i += len(fc.crops)
         verdict = judge(template, box_probs, self.settings.decision)
-        if page.boxes is not None:
+        other_print = page.boxes is not None
+        if other_print:
             verdict = _held_for_the_print(verdict)
         for name, fr in verdict.fields.items():
             fr.boxes = [
                 BoxReading(b, p) for b, p in zip(crops[name].boxes, box_probs[name], strict=True)
             ]
-        reasons = review_reasons(verdict)
-        if page.boxes is not None:
-            reasons.append(PRINT_DIFFERS)
+        reasons = review_reasons(verdict) + ([PRINT_DIFFERS] if other_print else [])
         return FormReading(
             photo, template.id, verdict.status, reasons, verdict.fields, tps=tps, page=page
         )

@@ -36,7 +36,7 @@ def _all_boxes_units(template: Template, page: Page) -> np.ndarray:
     """Every box corner, template units: where this print has its boxes, else the template's."""
     pts = []
     for f in template.fields:
-        found = page.boxes.get(f.name) if page.boxes else None
+        found = page.boxes_found(f.name)
         boxes = [[v / page.scale for v in b] for b in found] if found else f.boxes
         for x, y, w, h in boxes:
             pts += [[x, y], [x + w, y], [x + w, y + h], [x, y + h]]

@@ -63,6 +63,10 @@ class Page:
     # each field's number boxes as found on this print, where they are not the template's
     boxes: dict[str, list[Box]] | None = None
 
+    def boxes_found(self, field: str) -> list[Box] | None:
+        """The field's boxes (canonical px) as found on this print; None: the template's."""
+        return self.boxes.get(field) if self.boxes else None
+
 
 @dataclass(frozen=True)
 class BoxReading:
