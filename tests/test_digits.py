@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
@@ -62,8 +63,13 @@ def test_x_and_blank(reader: CnnDigitReader) -> None:
 
 
 def test_plain_paper_is_blank_with_confidence(reader: CnnDigitReader) -> None:
-    probs = reader.predict([np.full((89, 77), 190, np.uint8)])
-    assert probs[0].argmax() == BLANK_CLASS and probs[0].max() > 0.8
+    """An empty printed box, as the pipeline cuts it, is blank and surely so; bare paper with no
+    box (never cut) is still blank, less surely."""
+    paper = np.full((89, 77), 190, np.uint8)
+    box = cv2.rectangle(paper.copy(), (9, 9), (67, 79), 60, 2)
+    probs = reader.predict([box, paper])
+    assert probs[0].argmax() == BLANK_CLASS and probs[0].max() > 0.95
+    assert probs[1].argmax() == BLANK_CLASS and probs[1].max() > 0.5
 
 
 def test_prepare_is_deterministic_and_bounded() -> None:
@@ -120,6 +126,19 @@ def test_pipeline_crops_roundtrip_and_augment(tmp_path) -> None:  # type: ignore
     assert labels.tolist() == [3, X_CLASS] and extra["group"].tolist() == [0, 1]
     aug = augment_crop(crops[0], np.random.default_rng(1))
     assert aug.shape == crops[0].shape and aug.dtype == np.uint8
+
+
+def test_augment_with_another_pen_changes_the_stroke_width() -> None:
+    from sipantau.ocr.training.data import augment_crop
+
+    crop = np.full((80, 70), 220, np.uint8)
+    crop[20:60, 33:37] = 40  # a 4 px stroke
+    inked = []
+    for seed in range(40):
+        out = augment_crop(crop, np.random.default_rng(seed), pen=1.0)
+        inked.append(int((out < 130).sum()))
+    plain = int((augment_crop(crop, np.random.default_rng(0)) < 130).sum())
+    assert min(inked) < 0.85 * plain < 1.15 * plain < max(inked)  # finer and broader pens
 
 
 def test_fitted_temperature_gives_low_ece_on_held_out_crops(reader: CnnDigitReader) -> None:

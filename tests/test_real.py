@@ -28,7 +28,7 @@ GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
         "2.jpeg": {"agus": 74, "btp": 61, "anies": 198, "jumlah": 333, "tidak_sah": 1},
         "3.jpg": {"agus": 20, "btp": 413, "anies": 8, "jumlah": None, "tidak_sah": 4},
         "4.jpg": {"agus": 0, "btp": 449, "anies": 0, "jumlah": None, "tidak_sah": 3},
-        "5.jpeg": {"agus": 98, "btp": 107, "anies": 368, "jumlah": 573, "tidak_sah": 2},
+        "5.jpeg": {"agus": 98, "btp": 107, "anies": 368, "jumlah": 543, "tidak_sah": 2},
         "6.jpeg": "cut_off",  # cropped above the invalid-votes row: its boxes are out of frame
     },
     # a different print of the form (its rows taller, boxes lower): no homography fits its box
@@ -52,8 +52,8 @@ GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
         "~trans~hom0.000116085693651~warp0~1634246-005052000804.jpg": {
             "prabowo": 197,
             "jokowi": 82,
-            "jumlah": 275,
-            "tidak_sah": 78,
+            "jumlah": 279,
+            "tidak_sah": 88,
         },
         "~trans~hom0.000116933125317~warp0~1678428-005046500904.jpg": {
             "prabowo": 262,
@@ -64,7 +64,7 @@ GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
         "~trans~hom0.000118711352906~warp0~1678732-005047000204.jpg": {
             "prabowo": 196,
             "jokowi": 141,
-            "jumlah": 397,
+            "jumlah": 337,
             "tidak_sah": 4,
         },
         "~trans~hom0.00119679626613~warp0~1624146-005045701104.jpg": {
@@ -74,9 +74,9 @@ GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
             "tidak_sah": None,
         },
         "~trans~hom0.00141026582335~warp0~1625232-005045200404.jpg": {
-            "prabowo": 208,
+            "prabowo": 205,
             "jokowi": None,
-            "jumlah": 789,
+            "jumlah": 989,
             "tidak_sah": None,
         },
         "~trans~hom0.00145238095007~warp0~1622867-005045500304.jpg": {
@@ -92,16 +92,16 @@ GOLDEN: dict[str, dict[str, str | dict[str, int | None]]] = {
             "tidak_sah": None,
         },
         "~trans~hom0.00161150492119~warp0~1623438-005045401304.jpg": {
-            "prabowo": 4,
+            "prabowo": 434,
             "jokowi": None,
-            "jumlah": None,
+            "jumlah": 34,
             "tidak_sah": None,
         },
         "~trans~hom0.055559613832~warp1.47577165721e-05~1527918-005158100304.jpg": {
-            "prabowo": 224,
+            "prabowo": 229,
             "jokowi": 132,
             "jumlah": 356,
-            "tidak_sah": 3,
+            "tidak_sah": 13,
         },
     },
 }

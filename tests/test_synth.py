@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sipantau.ocr.training.data import drop_overlap
-from sipantau.ocr.training.synth import CHASIL_BOX, crop_size, render_crop, x_mark
+from sipantau.ocr.training.synth import CHASIL_BOX, crop_size, elastic, render_crop, x_mark
 from sipantau.samples.handwriting import holdout_digits
 
 
@@ -68,3 +68,19 @@ def test_render_covers_sizes_and_pens() -> None:
     digit = holdout_digits()[0][3]
     crop = render_crop(digit, "digit", np.random.default_rng(9), level=1.0)
     assert crop.dtype == np.uint8 and crop.std() > 5
+
+
+def test_elastic_warp_moves_ink_smoothly_and_by_its_amplitude() -> None:
+    digit = holdout_digits()[0][3]
+    rng = np.random.default_rng(4)
+    assert np.array_equal(elastic(digit, np.random.default_rng(4), 2.0), elastic(digit, rng, 2.0))
+    still = elastic(digit, np.random.default_rng(4), 0.0)
+    assert np.abs(still.astype(int) - digit).max() <= 1  # no displacement: the same digit
+    moved = elastic(digit, np.random.default_rng(4), 3.0)
+    assert moved.shape == digit.shape and moved.dtype == np.uint8
+    assert not np.array_equal(moved, digit)
+    # ink neither vanishes nor doubles: the warp bends strokes, it does not erase or smear them
+    assert 0.7 < (moved > 128).sum() / (digit > 128).sum() < 1.3
+    a = render_crop(digit, "digit", np.random.default_rng(5), warp=3.0)
+    b = render_crop(digit, "digit", np.random.default_rng(5), warp=3.0)
+    assert np.array_equal(a, b)

