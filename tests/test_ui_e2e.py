@@ -2,8 +2,8 @@
 corrects the one misread number of a form and approves it by keyboard; leadership's
 dashboard totals then grow by exactly that form's true values.
 
-The form is made here by the samples generator (seed 77, form 34: Wali Kota paslon 1 is 29,
-written so that the reader takes it for 24 and R5 breaks). Keystrokes are counted from the
+The form is made here by the samples generator (seed 77, form 73: Wali Kota paslon 2 is 52,
+written so that the reader takes it for 62 and R5 breaks). Keystrokes are counted from the
 review page showing the form; the time from the first key to "disetujui" is printed.
 """
 
@@ -23,7 +23,7 @@ from tests.conftest import _or_fail
 from tests.service import LiveService
 
 TPS = "1673011001-001"  # DPT 593 in the demo election
-SEED, INDEX = 77, 34
+SEED, INDEX = 77, 73
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +83,7 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
     sub, truth = _upload_misread_form(svc, tmp_path)
     assert sub["status"] == "review", sub
     culprit = flagged_fields(sub)[0]
-    assert culprit == "wako_paslon_1" and sub["fields"][culprit]["value"] != truth[culprit], sub
+    assert culprit == "wako_paslon_2" and sub["fields"][culprit]["value"] != truth[culprit], sub
     boss_api = svc.login_demo("pimpinan")
     races = {r["id"]: r for r in boss_api.get("/election").json()["races"]}
 
