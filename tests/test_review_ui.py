@@ -67,6 +67,18 @@ def _button(at: AppTest, label: str) -> Any:
     return next(b for b in at.button if b.label == label)
 
 
+def _approve_until(at: AppTest, wanted: Any, what: str) -> int:
+    """The held form, or the first after it for which `wanted(id)` holds: forms held for unsure
+    digits only, read right, are approved on the way."""
+    for _ in range(8):
+        sub_id = int(at.session_state["claimed_id"])
+        if wanted(sub_id):
+            return sub_id
+        _button(at, "Setujui").click().run()
+        assert not at.exception, at.exception
+    raise AssertionError(f"no form in the queue {what}")
+
+
 def _review_waiting(svc: LiveService) -> list[dict[str, Any]]:
     return svc.login_demo("admin").get("/review/queue").json()["items"]
 
@@ -277,17 +289,15 @@ def test_leadership_lands_on_the_dashboard(live, monkeypatch) -> None:
 
 def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> None:
     at = _app(live, "reviewer2", monkeypatch)
-    sub_id = _take(at)  # reviewer2 still holds the second oldest (two reviewers, above)
-    for _ in range(8):  # forms held for unsure digits only (no suggestion) are approved on the way
+    _take(at)  # reviewer2 still holds the second oldest (two reviewers, above)
+
+    def suggested(sub_id: int) -> bool:
         sub = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
-        culprit = logic.flagged_fields(sub)[0]
-        if sub["fields"][culprit]["suggestion"] is not None:
-            break
-        _button(at, "Setujui").click().run()
-        assert not at.exception, at.exception
-        sub_id = int(at.session_state["claimed_id"])
-    else:
-        raise AssertionError("no form in the queue has a suggested value")
+        return sub["fields"][logic.flagged_fields(sub)[0]]["suggestion"] is not None
+
+    sub_id = _approve_until(at, suggested, "has a suggested value")
+    sub = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
+    culprit = logic.flagged_fields(sub)[0]
     box = at.text_input(key=f"val_{sub_id}_{culprit}")
     assert at.text_input[0].key == box.key  # the culprit comes first (it gets the focus)
     box.input("1x").run()
@@ -308,15 +318,12 @@ def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> N
 
 def test_approving_a_broken_form_needs_the_paper_reason(live, monkeypatch) -> None:
     at = _app(live, "reviewer2", monkeypatch)
-    sub_id = _take(at)
-    for _ in range(8):  # forms held for unsure digits only are approved on the way
-        if any("Aturan yang masih dilanggar" in e.value for e in at.error):
-            break
-        _button(at, "Setujui").click().run()
-        assert not at.exception, at.exception
-        sub_id = int(at.session_state["claimed_id"])
-    else:
-        raise AssertionError("no form in the queue breaks a rule")
+    _take(at)
+
+    def broken(_: int) -> bool:
+        return any("Aturan yang masih dilanggar" in e.value for e in at.error)
+
+    sub_id = _approve_until(at, broken, "breaks a rule")
     _button(at, "Setujui").click().run()
     assert any("aturan yang dilanggar" in e.value for e in at.error), _texts(at)
     admin = live.login_demo("admin")
