@@ -297,6 +297,7 @@ def test_review_rechecks_live_then_corrects_and_approves(live, monkeypatch) -> N
 
     sub_id = _approve_until(at, suggested, "has a suggested value")
     sub = live.login_demo("admin").get(f"/submissions/{sub_id}").json()
+    assert sub["template"] == "sipantau-blanko"
     culprit = logic.flagged_fields(sub)[0]
     box = at.text_input(key=f"val_{sub_id}_{culprit}")
     assert at.text_input[0].key == box.key  # the culprit comes first (it gets the focus)
