@@ -1,13 +1,16 @@
 """Digit-box classifier: box crops -> calibrated probabilities over 0-9, X and blank.
 
 `prepare` is the one preprocessing step, shared by training and inference. The CNN runs from
-`ocr/models/digits.onnx` through OpenCV's dnn module (no torch at run time).
+`ocr/models/digits.onnx` through onnxruntime (no torch at run time). A box the model is not sure
+of is also read shifted by a pixel each way, and the views' logits are averaged (`views` in
+`digits.json`; the calibration is fitted on what that gives).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Protocol
@@ -70,6 +73,47 @@ def prepare_batch(crops: Sequence[np.ndarray]) -> npt.NDArray[np.float32]:
     if len(crops) == 0:
         return np.zeros((0, 1, INPUT_SIZE, INPUT_SIZE), np.float32)
     return np.stack([prepare(c) for c in crops])
+
+
+def shifted(batch: npt.NDArray[np.float32], dx: int, dy: int) -> npt.NDArray[np.float32]:
+    """The N x 1 x S x S ink maps moved by (dx, dy) pixels; what comes in is bare paper (0)."""
+    out = np.zeros_like(batch)
+    n = batch.shape[-1]
+    src_y, dst_y = (
+        (slice(0, n - dy), slice(dy, n)) if dy >= 0 else (slice(-dy, n), slice(0, n + dy))
+    )
+    src_x, dst_x = (
+        (slice(0, n - dx), slice(dx, n)) if dx >= 0 else (slice(-dx, n), slice(0, n + dx))
+    )
+    out[..., dst_y, dst_x] = batch[..., src_y, src_x]
+    return out
+
+
+@dataclass(frozen=True)
+class Views:
+    """Test-time views: boxes whose plain softmax (temperature 1) leaves at least `min_error`
+    to the other classes are also read at each of `shifts` (px of the model input); the mean of
+    all views' logits is the box's logits."""
+
+    shifts: tuple[tuple[int, int], ...] = ()
+    min_error: float = 0.0
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, Any] | None) -> Views:
+        """From `digits.json`'s `views` (none: the plain model)."""
+        if not meta:
+            return cls()
+        try:
+            shifts = tuple((int(dx), int(dy)) for dx, dy in meta.get("shifts", []))
+            min_error = float(meta.get("min_error", 0.0))
+        except (TypeError, ValueError) as exc:
+            raise DigitModelError("Model angka tidak cocok.", detail=f"views: {exc}") from exc
+        if any(max(abs(dx), abs(dy)) > INPUT_SIZE // 8 for dx, dy in shifts) or min_error < 0:
+            raise DigitModelError("Model angka tidak cocok.", detail=f"views out of range: {meta}")
+        return cls(shifts, min_error)
+
+    def as_meta(self) -> dict[str, Any]:
+        return {"shifts": [list(s) for s in self.shifts], "min_error": self.min_error}
 
 
 def softmax(logits: np.ndarray, temperature: float = 1.0) -> Probs:
@@ -139,6 +183,7 @@ class CnnDigitReader:
         self.error_map = (list(emap.get("log10_error", [])), list(emap.get("error", [])))
         if len(self.error_map[0]) != len(self.error_map[1]):
             raise DigitModelError("Model angka tidak cocok.", detail="error map is malformed")
+        self.views = Views.from_meta(self.meta.get("views"))
         raw = onnx if onnx is not None else _model_bytes("digits.onnx")
         try:
             self._session = onnx_session(raw)
@@ -154,8 +199,26 @@ class CnnDigitReader:
         return np.asarray(out, np.float32).reshape(len(batch), N_CLASSES)
 
     def logits(self, crops: Sequence[np.ndarray]) -> npt.NDArray[np.float32]:
-        """Raw model outputs, N x 12, one forward pass."""
-        return self.forward(prepare_batch(crops))
+        """Model outputs, N x 12: one forward pass, and the views (`Views`) of unsure boxes."""
+        batch = prepare_batch(crops)
+        return self.with_views(batch, self.forward(batch))
+
+    def with_views(
+        self, batch: npt.NDArray[np.float32], logits: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float32]:
+        """`logits` of `batch`, averaged with its shifted views' where the plain read is unsure."""
+        v = self.views
+        if not v.shifts or len(batch) == 0:
+            return logits
+        unsure = np.flatnonzero(1.0 - softmax(logits).max(axis=1) >= v.min_error)
+        if unsure.size == 0:
+            return logits
+        part = batch[unsure]
+        more = self.forward(np.concatenate([shifted(part, dx, dy) for dx, dy in v.shifts]))
+        out = logits.copy()
+        total = logits[unsure] + more.reshape(len(v.shifts), len(unsure), N_CLASSES).sum(axis=0)
+        out[unsure] = total / (1 + len(v.shifts))
+        return out
 
     def predict(self, crops: Sequence[np.ndarray]) -> Probs:
         """N x 12 calibrated probabilities (temperature, then the error map); rows sum to 1."""

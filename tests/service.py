@@ -190,6 +190,26 @@ class LiveService:
         """With `demo=True`: a client logged in as the demo account `username`."""
         return self.login(username, self.demo_password(username))
 
+    def submit_blanko(
+        self, tmp: Path, tps: str, seed: int, index: int, slip_rate: float = 0.0
+    ) -> tuple[dict[str, Any], dict[str, int]]:
+        """With `demo=True`: a blanko made by the samples generator (form `index` of `seed`;
+        `slip_rate` 1.0: an officer's slip on paper, held for review whatever the reader reads),
+        sent by the TPS's monitor and read; (its submission, the values on paper)."""
+        from sipantau.samples.make import make_one
+        from sipantau.templates.registry import get_template
+
+        template = get_template("sipantau-blanko")
+        record = make_one(template, index, tps, "careful", seed, slip_rate, tmp)
+        r = self.login_demo(f"tps-{tps}").post(
+            "/submissions",
+            params={"wait": 20},
+            data={"tps": tps, "race": "semua"},
+            files={"photo": ("form.jpg", (tmp / record["photo"]).read_bytes(), "image/jpeg")},
+        )
+        assert r.status_code == 201, r.text
+        return r.json(), record["fields"]
+
     def stop(self, timeout_s: float = 10.0) -> int | None:
         """SIGTERM, SIGKILL (to the whole group) after `timeout_s`; serve's exit code.
 

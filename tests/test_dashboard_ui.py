@@ -158,7 +158,8 @@ def _incident(tps: str, at: str, kind: str) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory):
-    """`serve --demo` with the sample photos, every one read before the tests start."""
+    """`serve --demo` with the sample photos, every one read before the tests start, and a
+    blanko with an officer's slip on paper (held for review whatever the reader reads)."""
     tmp = tmp_path_factory.mktemp("ui")
     svc = LiveService(tmp, f"sqlite:///{tmp / 'sipantau.db'}", workers=1, demo=True)
     try:
@@ -173,6 +174,8 @@ def live(tmp_path_factory: pytest.TempPathFactory):
             break
         assert time.monotonic() < deadline, f"samples not read: {svc.log_tail()}"
         time.sleep(0.5)
+    sub, _ = svc.submit_blanko(tmp, "1673011001-001", 78, 1, slip_rate=1.0)
+    assert sub["status"] == "review", sub
     yield svc
     svc.stop()
 

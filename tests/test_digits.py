@@ -99,6 +99,48 @@ def test_onnxruntime_computes_what_opencv_computes(reader: CnnDigitReader) -> No
     assert (reader.logits(crops).argmax(1) == ref.argmax(1)).all()
 
 
+def test_shifted_moves_the_ink_and_brings_in_bare_paper() -> None:
+    from sipantau.ocr.digits import shifted
+
+    batch = np.zeros((2, 1, INPUT_SIZE, INPUT_SIZE), np.float32)
+    batch[:, 0, 0, :] = 1.0  # a line along the top edge
+    batch[1, 0, 20, 20] = 0.5
+    down = shifted(batch, 0, 1)
+    assert (down[:, 0, 0] == 0).all() and (down[:, 0, 1] == 1).all()
+    assert down[1, 0, 21, 20] == 0.5
+    left = shifted(batch, -2, 0)
+    assert left[1, 0, 20, 18] == 0.5 and (left[:, 0, :, -2:] == 0).all()
+    assert np.array_equal(shifted(shifted(batch, 1, 0), -1, 0)[..., :-1], batch[..., :-1])
+
+
+def test_views_average_the_shifted_reads_of_unsure_boxes_only(reader: CnnDigitReader) -> None:
+    """The shipped model reads a box it is not sure of also shifted a pixel each way and
+    averages the logits; a box it is sure of is read once, as cut."""
+    from sipantau.ocr.digits import prepare_batch, shifted, softmax
+
+    v = reader.views
+    assert len(v.shifts) == 4 and 0 < v.min_error < 1e-2
+    images, _ = holdout_digits()
+    rng = np.random.default_rng(9)
+    crops = [render_crop(images[i], "digit", rng, level=0.8) for i in range(40)]
+    crops += [render_crop(None, "x", rng, box_px=(71, 71)) for _ in range(4)]
+    batch = prepare_batch(crops)
+    plain = reader.forward(batch)
+    unsure = 1.0 - softmax(plain).max(axis=1) >= v.min_error
+    assert unsure.any() and (~unsure).any()
+    views = np.mean([plain] + [reader.forward(shifted(batch, dx, dy)) for dx, dy in v.shifts], 0)
+    want = np.where(unsure[:, None], views, plain)
+    assert np.abs(reader.logits(crops) - want).max() < 1e-4
+    bare = CnnDigitReader(meta={**reader.meta, "views": None})
+    assert np.abs(bare.logits(crops) - plain).max() < 1e-5
+
+
+def test_views_out_of_range_are_a_model_error(reader: CnnDigitReader) -> None:
+    for views in ({"shifts": [[9, 0]]}, {"shifts": [["a", 0]]}, {"shifts": [], "min_error": -1}):
+        with pytest.raises(DigitModelError):
+            CnnDigitReader(meta={**reader.meta, "views": views})
+
+
 def test_bad_input_and_bad_model_raise_typed_errors() -> None:
     with pytest.raises(DigitInputError):
         prepare(np.zeros((0, 0), np.uint8))

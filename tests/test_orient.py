@@ -81,7 +81,9 @@ def upright():
 @pytest.mark.parametrize("quarter", [1, 2, 3])
 def test_turned_page_full_of_handwriting_is_read_upright(reader, upright, quarter):
     """The photo turned by 90, 180, 270 degrees: the QR code settles the turn, the page comes out
-    the same as from the upright photo, and the reader gets the same values."""
+    the same as from the upright photo, and the reader gets the same values, but where a box is
+    a toss-up (a pixel's shift of the warp may flip it), and then neither value is trusted
+    alone."""
     t, img, page0 = upright
     turned = _turn(img, quarter)
     page = locate(turned, t)
@@ -91,7 +93,13 @@ def test_turned_page_full_of_handwriting_is_read_upright(reader, upright, quarte
     r0 = reader.read(_jpeg(img), "upright", WALIKOTA)
     r = reader.read(_jpeg(turned), "turned", WALIKOTA)
     assert r.status != "rejected" and r0.status != "rejected"
-    assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in r0.fields.items()}
+    assert r.fields.keys() == r0.fields.keys()
+    for k, f in r.fields.items():
+        g = r0.fields[k]
+        if f.value != g.value:
+            assert not (f.status == g.status == "ok"), k
+            pairs = zip(f.boxes, g.boxes, strict=True)
+            assert any(min(a.probs.max(), b.probs.max()) < 0.6 for a, b in pairs), k
 
 
 def _blot(img: np.ndarray, page, rect: list[float]) -> np.ndarray:

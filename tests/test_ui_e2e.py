@@ -17,8 +17,6 @@ import pytest
 
 from sipantau.bench.procs import free_port, wait_http
 from sipantau.review_ui.review_logic import flagged_fields
-from sipantau.samples.make import make_one
-from sipantau.templates.registry import get_template
 from tests.conftest import _or_fail
 from tests.service import LiveService
 
@@ -41,16 +39,7 @@ def svc(tmp_path_factory: pytest.TempPathFactory):
 
 def _upload_misread_form(svc: LiveService, tmp: Path) -> tuple[dict[str, Any], dict[str, int]]:
     """Send the generated photo as the TPS's monitor; (its submission once read, the truth)."""
-    record = make_one(get_template("sipantau-blanko"), INDEX, TPS, "careful", SEED, 0.0, tmp)
-    monitor = svc.login_demo(f"tps-{TPS}")
-    r = monitor.post(
-        "/submissions",
-        params={"wait": 20},
-        data={"tps": TPS, "race": "semua"},
-        files={"photo": ("form.jpg", (tmp / record["photo"]).read_bytes(), "image/jpeg")},
-    )
-    assert r.status_code == 201, r.text
-    return r.json(), record["fields"]
+    return svc.submit_blanko(tmp, TPS, SEED, INDEX)
 
 
 def _log_in(page: Any, url: str, username: str, password: str) -> None:
@@ -130,16 +119,8 @@ def test_send_back_by_keyboard_takes_the_reason_as_typed(
     """Type the reason, press Alt+K at once (no Enter, no click away): the form goes back
     with that reason the first time, and no English "Press Enter to apply" shows meanwhile."""
     tps = "1673011001-002"
-    record = make_one(get_template("sipantau-blanko"), INDEX, tps, "careful", SEED, 0.0, tmp_path)
-    monitor = svc.login_demo(f"tps-{tps}")
-    r = monitor.post(
-        "/submissions",
-        params={"wait": 20},
-        data={"tps": tps, "race": "semua"},
-        files={"photo": ("form.jpg", (tmp_path / record["photo"]).read_bytes(), "image/jpeg")},
-    )
-    assert r.status_code == 201 and r.json()["status"] == "review", r.text
-    sub = r.json()
+    sub, _ = svc.submit_blanko(tmp_path, tps, SEED, INDEX)
+    assert sub["status"] == "review", sub
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     _log_in(page, svc.ui_url, "reviewer2", svc.demo_password("reviewer2"))
     page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)
@@ -164,18 +145,11 @@ def test_send_back_by_keyboard_takes_the_reason_as_typed(
 def test_approve_as_written_by_keyboard_takes_the_reason_as_typed(
     svc: LiveService, browser, tmp_path: Path
 ) -> None:
-    """The paper itself is inconsistent: tick the box, type why, Ctrl+Enter at once."""
+    """The paper itself is inconsistent (an officer's slip): tick the box, type why, Ctrl+Enter
+    at once."""
     tps = "1673011001-003"
-    record = make_one(get_template("sipantau-blanko"), INDEX, tps, "careful", SEED, 0.0, tmp_path)
-    monitor = svc.login_demo(f"tps-{tps}")
-    r = monitor.post(
-        "/submissions",
-        params={"wait": 20},
-        data={"tps": tps, "race": "semua"},
-        files={"photo": ("form.jpg", (tmp_path / record["photo"]).read_bytes(), "image/jpeg")},
-    )
-    assert r.status_code == 201 and r.json()["status"] == "review", r.text
-    sub = r.json()
+    sub, _ = svc.submit_blanko(tmp_path, tps, SEED, INDEX, slip_rate=1.0)
+    assert sub["status"] == "review", sub
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     _log_in(page, svc.ui_url, "reviewer1", svc.demo_password("reviewer1"))
     page.get_by_role("button", name="Ambil formulir berikutnya").wait_for(timeout=30000)

@@ -57,7 +57,7 @@ def check_reload(model: Any, onnx_bytes: bytes, torch: Any) -> None:
     crops = [render_crop(train_digits()[0][i], "digit", rng) for i in range(8)]
     with torch.no_grad():
         ref = model.eval()(torch.from_numpy(prepare_batch(crops))).numpy()
-    diff = float(np.abs(ref - CnnDigitReader(onnx_bytes).logits(crops)).max())
+    diff = float(np.abs(ref - CnnDigitReader(onnx_bytes).forward(prepare_batch(crops))).max())
     if diff > 1e-3:
         raise SystemExit(f"reloaded weights differ from the ONNX model (max logit diff {diff})")
 
