@@ -113,6 +113,7 @@ class Views:
         return cls(shifts, min_error)
 
     def as_meta(self) -> dict[str, Any]:
+        """As `digits.json` stores it."""
         return {"shifts": [list(s) for s in self.shifts], "min_error": self.min_error}
 
 

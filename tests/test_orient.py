@@ -81,9 +81,9 @@ def upright():
 @pytest.mark.parametrize("quarter", [1, 2, 3])
 def test_turned_page_full_of_handwriting_is_read_upright(reader, upright, quarter):
     """The photo turned by 90, 180, 270 degrees: the QR code settles the turn, the page comes out
-    the same as from the upright photo, and the reader gets the same values, but where a box is
-    a toss-up (a pixel's shift of the warp may flip it), and then neither value is trusted
-    alone."""
+    the same as from the upright photo, and the reader gets the same values, except where a box
+    is a toss-up (a pixel's shift of the warp may flip it), and then the two are not both
+    trusted."""
     t, img, page0 = upright
     turned = _turn(img, quarter)
     page = locate(turned, t)

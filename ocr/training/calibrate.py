@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--view-min-error",
         type=float,
-        default=1e-5,
+        default=1e-4,
         help="with --views: boxes whose plain softmax leaves at least this much get the views",
     )
     args = p.parse_args(argv)
