@@ -415,6 +415,23 @@ def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(upright):
     assert "ratakan" in r.reasons[0].message and "sudut" not in r.reasons[0].message
 
 
+def test_a_steep_page_on_tiles_is_laid_right_by_its_marks_refined_on_the_print(tmp_path):
+    """A small, steeply photographed page on tiles (evaluation generator): its four marks and
+    its QR are found, but their frame lays the printed boxes wrong. Refined on the printed lines
+    (ECC, coarse to fine from a quarter of the size) it lays them right, and the page is read
+    without the blank form's features; before that pyramid it was sent back to be flattened."""
+    t = get_template("c-hasil-kwk-gubernur")
+    settings = ReadSettings(locate=LocateSettings(blank_features=False))
+    marks_only = Reader(all_templates(), CnnDigitReader(), settings)
+    data, truth = _eval_truth(t, 185, 500, "hurried", 202612011, tmp_path)
+    r = marks_only.read(data, "tiles", t.id)
+    assert r.status != "rejected", r.reasons
+    assert r.page is not None and r.page.method == "corner_marks/qr+print"
+    right = [f.value == truth["fields"][name] for name, f in r.fields.items()]
+    assert sum(right) >= 0.45 * len(right)
+    assert all(f.value == truth["fields"][n] for n, f in r.fields.items() if f.status == "ok")
+
+
 @pytest.mark.parametrize(
     ("form", "index", "seed"),
     [("c-hasil-kwk-gubernur", 29, 202612011), ("c-hasil-kwk-walikota", 35, 202612012)],
