@@ -187,12 +187,14 @@ def refine_on_print(
     W: Homography | None = None
     for f, iterations in ECC_PYRAMID:  # coarse to fine: most iterations on few pixels
         F = np.diag([f, f, 1.0])
-        a, b, v = lines, wl, valid
+        ref, mov, where = lines, wl, valid
         if f < 1.0:
-            a, b = (cv2.resize(x, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) for x in (a, b))
-            v = cv2.resize(valid, a.shape[::-1], interpolation=cv2.INTER_NEAREST)
+            ref, mov = (
+                cv2.resize(x, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) for x in (ref, mov)
+            )
+            where = cv2.resize(valid, ref.shape[::-1], interpolation=cv2.INTER_NEAREST)
         start = None if W is None else F @ W @ np.linalg.inv(F)
-        found = refine_ecc(a, b, v, iterations=iterations, start=start)
+        found = refine_ecc(ref, mov, where, iterations=iterations, start=start)
         if found is None and f == 1.0:
             return None
         if found is not None:
