@@ -19,6 +19,7 @@ from sipantau.ocr.locate import locate, photo_points
 from sipantau.ocr.locate_marks import find_marks, mark_quads
 from sipantau.ocr.pipeline import Reader
 from sipantau.ocr.settings import LocateSettings, ReadSettings
+from sipantau.ocr.types import _union
 from sipantau.templates.registry import all_templates, get_template
 from sipantau.templates.render import render
 
@@ -403,10 +404,8 @@ def test_a_page_whose_boxes_will_not_lie_flat_asks_for_a_flat_photo(upright):
     fall back on it is not read, and the monitor is told to flatten the sheet and shoot from
     above, not to show the four corners (they are in the photo)."""
     t, img, page0 = upright
-    boxes = np.array([b for f in t.fields for b in f.boxes], float)
-    x0, y0 = boxes[:, :2].min(axis=0)
-    x1, y1 = (boxes[:, :2] + boxes[:, 2:]).max(axis=0)
-    hidden = _blot(img, page0, _grown([x0, y0, x1 - x0, y1 - y0], 3))
+    every_box = _union(b for f in t.fields for b in f.boxes)
+    hidden = _blot(img, page0, _grown(list(every_box), 3))
     settings = ReadSettings(locate=LocateSettings(blank_features=False))
     marks_only = Reader(all_templates(), CnnDigitReader(), settings)
     r = marks_only.read(_jpeg(hidden), "folded", t.id)
