@@ -218,7 +218,7 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
     """The L marks' frame, turned the way its QR code (else its printed title) says; a frame
     completed from fewer marks is refined on the printed lines, else the page is cut off. When
     every frame of four marks is refused, frames of three or two of them are tried too."""
-    from sipantau.ocr.locate_orient import orient, turns
+    from sipantau.ocr.locate_orient import by_lines_or_similarity, orient, turns
     from sipantau.ocr.locate_partial import (
         boxes_in_photo,
         cut_off_rejection,
@@ -251,11 +251,14 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
                 yield completed.pop(0), None, retry, True
 
     for k, (quad, real, retry, searched) in enumerate(candidates()):
-        found = orient(photo, template, quad, settings, use_title=k == 0)  # tesseract: once
+        found = orient(photo, template, quad, settings, k == 0, real is not None)  # tesseract once
         if isinstance(found, str) and real is not None:
             # a corner completed from the others' arms is far off on a steep photo, and the QR
             # code is then looked for in the wrong place: the missing mark may be in the photo
-            completed.extend(_ghosts_found(photo, template, quad, real))
+            ghosts = _ghosts_found(photo, template, quad, real)
+            completed.extend(ghosts)
+            if not ghosts:
+                found = by_lines_or_similarity(photo, template, quad, settings)
         if isinstance(found, str):
             why.append(found)
             unclear |= real is None and not searched  # four marks found, not one searched for
@@ -268,15 +271,15 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
                 real = None
         if real is not None:
             out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(template, H))
-            if out.code == "cut_off" and evidence in ("qr", "title"):
+            if out.code == "cut_off" and evidence in ("qr", "title", "lines"):
                 if retry:
                     continue
                 raise out  # number boxes well out of the photo: no refinement can read them
             refined = refine_on_print(photo, template, H)
             if refined is None:
                 why.append(f"partial frame ({evidence}): printed lines do not align")
-                if evidence in ("qr", "title") and cut is None and not retry:
-                    cut = quad  # the form's own QR or title: it is there, and runs out
+                if evidence in ("qr", "title", "lines") and cut is None and not retry:
+                    cut = quad  # the form's own QR, title or print: it is there, and runs out
                 continue
             H, evidence = refined[0], f"{evidence}+print"
         page = make_page(photo, template, H, f"corner_marks/{evidence}", settings, payload)

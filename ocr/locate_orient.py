@@ -198,8 +198,11 @@ def orient(
     quad: np.ndarray,
     settings: LocateSettings,
     use_title: bool = True,
+    completed: bool = False,
 ) -> Found | str:
-    """The page's turn and the evidence for it, or why no evidence settles it."""
+    """The page's turn and the evidence for it, or why no evidence settles it. A frame
+    `completed` from fewer marks gets no similarity here: its missing marks and its printed
+    lines are better evidence (`locate_marks.by_marks`), the similarity after them."""
     from sipantau.ocr.locate_similar import by_similarity, similarities
 
     Hs = turns(quad, template)
@@ -209,7 +212,25 @@ def orient(
     scores = similarities(photo, template, Hs)
     order = [int(r) for r in np.argsort(scores)[::-1]]
     found = by_title(photo, template, Hs, order) if use_title else None
-    return found or by_similarity(scores, Hs, settings)
+    if found or completed:
+        return found or "no QR, no title"
+    return by_similarity(scores, Hs, settings)
+
+
+def by_lines_or_similarity(
+    photo: GrayImage, template: Template, quad: np.ndarray, settings: LocateSettings
+) -> Found | str:
+    """A completed frame with no QR code or title to turn it: the turn its printed lines line
+    up in (evidence "lines": a homography from a coarse ECC on them, `by_print`), else the one
+    most like the blank form, by a clear margin."""
+    from sipantau.ocr.locate_partial import by_print
+    from sipantau.ocr.locate_similar import by_similarity, similarities
+
+    Hs = turns(quad, template)
+    printed = by_print(photo, template, quad, Hs)
+    if printed is not None:
+        return printed, "lines", None
+    return by_similarity(similarities(photo, template, Hs), Hs, settings)
 
 
 def title_on_page(page: Page, template: Template) -> str | None:

@@ -341,23 +341,50 @@ def test_unchosen_form_is_named_by_the_qr_on_its_page(reader, tid):
     assert {k: f.value for k, f in r.fields.items()} == {k: f.value for k, f in want.fields.items()}
 
 
-def test_half_page_without_qr_or_title_is_cut_off_by_its_print_not_its_marks(reader, upright):
+def test_half_page_without_qr_or_title_is_cut_off_by_its_print(reader, upright):
     """The top half (QR code, title, two marks) out of the photo: two marks alone do not show
-    that this is the form (another form's marks make such frames too), so the marks alone do
-    not find it; the blank form's printed lines, aligned over the half in the photo with number
-    boxes beyond its top edge, do: `cut_off`, top. Never read, never another form."""
+    that this is the form (another form's marks make such frames too); the blank form's printed
+    lines do, aligned over the half in the photo in one turn of the frame and not the other,
+    with number boxes beyond its top edge: `cut_off`, top, from the marks' frame (no feature
+    matching needed). Never read, never another form."""
+    from sipantau.ocr.locate_marks import by_marks
+
     t, img, page0 = upright
     cy = photo_points(page0, np.array([[t.page.width / 2, t.page.height / 2]], float))[0][1]
     half = _jpeg(img[int(cy) :])
-    marks_only = Reader(
-        reader.templates, reader.digits, ReadSettings(locate=LocateSettings(blank_features=False))
-    )
-    r = marks_only.read(half, "half", WALIKOTA)
-    assert r.status == "rejected" and r.reasons[0].code == "form_not_found", r.reasons
-    assert "sudut" in r.reasons[0].message
-    r = reader.read(half, "half", WALIKOTA)
-    assert r.status == "rejected" and r.reasons[0].code == "cut_off", r.reasons
-    assert "sisi atas" in r.reasons[0].message
+    gray = cv2.imdecode(np.frombuffer(half, np.uint8), cv2.IMREAD_GRAYSCALE)
+    with pytest.raises(PhotoRejected) as exc:
+        by_marks(gray, t, LocateSettings(blank_features=False))
+    assert exc.value.code == "cut_off" and exc.value.detail.endswith(": lines"), exc.value.detail
+    for settings in (LocateSettings(blank_features=False), LocateSettings()):
+        r = Reader(reader.templates, reader.digits, ReadSettings(locate=settings)).read(
+            half, "half", WALIKOTA
+        )
+        assert r.status == "rejected" and r.reasons[0].code == "cut_off", r.reasons
+        assert "sisi atas" in r.reasons[0].message
+
+
+def test_the_turn_of_a_completed_frame_is_the_one_its_print_lines_up_in(upright):
+    """`by_print` on the four turns of the half page's frame: the upright one, by its lines;
+    a photo of plain paper where the print should be gives none."""
+    from sipantau.ocr.locate_marks import mark_frames
+    from sipantau.ocr.locate_orient import turns
+    from sipantau.ocr.locate_partial import by_print
+
+    t, img, page0 = upright
+    cy = photo_points(page0, np.array([[t.page.width / 2, t.page.height / 2]], float))[0][1]
+    half = np.ascontiguousarray(img[int(cy) :])
+    quad, real = mark_frames(half, t, LocateSettings(), partial=True)[0]
+    assert real is not None and real.sum() == 2
+    Hs = turns(quad, t)
+    H = by_print(half, t, quad, Hs)
+    assert H is not None
+    units = np.array([[t.page.width / 2, t.page.height * 0.9]], float)
+    want = photo_points(page0, units)[0] - [0, int(cy)]
+    got = cv2.perspectiveTransform(units[None], np.linalg.inv(H))[0, 0]
+    assert np.linalg.norm(got - want) < 0.01 * t.page.width * page0.scale
+    blank = np.full_like(half, 235)
+    assert by_print(blank, t, quad, Hs) is None
 
 
 def _eval_truth(t, index: int, count: int, level: str, seed: int, tmp_path) -> tuple[bytes, dict]:
@@ -536,11 +563,14 @@ def test_with_no_form_chosen_one_race_of_a_frame_tries_the_blank_forms_features(
     race of the frame; named walikota by the QR over the photo, it is not registered again."""
     import sipantau.ocr.locate_blank as blank
     import sipantau.ocr.locate_marks as marks
+    import sipantau.ocr.locate_partial as partial
 
     # the marks now read this photo (test_a_curled_page_whose_frame_misses_a_mark_is_read):
-    # without their second look at its corners it is the case this test is about
+    # without their second look at its corners, nor its print turning a completed frame, it is
+    # the case this test is about
     monkeypatch.setattr(marks, "_marks_snapped", lambda *a: None)
     monkeypatch.setattr(marks, "_ghosts_found", lambda *a: [])
+    monkeypatch.setattr(partial, "by_print", lambda *a: None)
     calls: list[str] = []
     first = blank.locate_by_blank
 
