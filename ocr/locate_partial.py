@@ -240,9 +240,12 @@ def _to_units(W: Homography, S: Homography) -> Homography:
     return np.linalg.inv(np.diag([k, k, 1.0])) @ np.linalg.inv(W) @ S
 
 
-# line NCC (pyramid's first level) the turn laid by the print needs, and its lead over the other
-# turn: on 64 cut-off evaluation photos the right turn scored 0.30-0.86 (most over 0.7), the
-# other 0.26 at most where the page's halves differ, 0.61 where they look alike
+# A completed frame can be far off: its turns are laid on the print from an eighth of the ECC
+# scale (10 iterations), then a quarter (5), where the line NCC is compared. It needs 0.4, and
+# 0.2 over the other turn. Set on 64 cut-off photos of our own generator: the right turn scored
+# 0.73-0.87 (0.46-0.87 from a quarter of the scale alone), the other 0.31 at most. The
+# evaluation generator's 64: right 0.36-0.86 (60 over 0.5), other 0.33 at most.
+TURN_LEVELS = ((0.125, 10), (0.25, 5))
 PRINT_MIN_NCC, PRINT_MARGIN = 0.4, 0.2
 ASPECT_OFF = 1.5  # a turn that would stretch the frame's proportions this much is no turn
 
@@ -266,17 +269,19 @@ def by_print(
 ) -> Homography | None:
     """The turn of a completed frame whose printed lines line up with the blank form's
     (handwriting masked), by a clear margin over the other turn, with its homography from
-    the pyramid's first level: enough to tell a page cut off, to be refined to read it."""
-    f, iterations = ECC_PYRAMID[0]
-    F = np.diag([f, f, 1.0])
+    coarse ECC levels (`TURN_LEVELS`): enough to tell a page cut off, to be refined to read it."""
     tried: list[tuple[float, Homography]] = []
     for r, H in enumerate(Hs):
         if not np.isfinite(H).all() or not _proportionate(quad, template, r):
             continue
         laid = _onto_print(photo, template, H)
-        W, (ref, mov, where) = _level(laid, f, iterations, None)
+        W: Homography | None = None
+        for f, iterations in TURN_LEVELS:
+            found, (ref, mov, where) = _level(laid, f, iterations, W)
+            W = found if found is not None else W
         if W is None:
             continue
+        F = np.diag([f, f, 1.0])
         flags = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
         moved = cv2.warpPerspective(mov, F @ W @ np.linalg.inv(F), ref.shape[::-1], flags=flags)
         tried.append((alignment(ref, moved, where).correlation, _to_units(W, laid[3])))
