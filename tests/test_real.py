@@ -180,12 +180,14 @@ def test_depok_scan_read_against_its_own_registration(real_reader):
     _check(real_reader.read(scan.read_bytes(), scan.name, "depok"), DEPOK, DEPOK_TRUTH)
 
 
-@pytest.mark.parametrize("photo", ["1.jpeg", "2.jpeg", "5.jpeg"])
-def test_real_photo_of_another_form_is_no_wrong_form(real_reader, photo):
-    """A DKI plano read as the C.HASIL-KWK walikota: not found, never 'another form' (it shows
-    no QR code or title of a known form, whatever marks fit)."""
+@pytest.mark.parametrize("sheet", ["c-hasil-kwk-walikota", "c-hasil-kwk-gubernur"])
+@pytest.mark.parametrize("photo", ["1.jpeg", "2.jpeg", "3.jpg", "4.jpg", "5.jpeg", "6.jpeg"])
+def test_real_photo_of_another_form_is_no_wrong_form(real_reader, photo, sheet):
+    """A DKI plano read as a C.HASIL-KWK sheet: not found, never 'another form' (it shows no QR
+    code or title of a known form, whatever marks fit) nor cut off (the sheet's printed lines
+    must line up with a frame of two or three marks for that)."""
     data = shared_path("real", "dki2017", photo).read_bytes()
-    r = real_reader.read(data, photo, "c-hasil-kwk-walikota")
+    r = real_reader.read(data, photo, sheet)
     assert r.status == "rejected"
     assert r.reasons[0].code in ("form_not_found", "orientation_unclear"), r.reasons
 
