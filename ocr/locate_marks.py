@@ -271,14 +271,14 @@ def by_marks(photo: GrayImage, template: Template, settings: LocateSettings) -> 
                 real = None
         if real is not None:
             out = cut_off_rejection(photo, quad, evidence, boxes_in_photo(template, H))
-            if out.code == "cut_off" and evidence in ("qr", "title", "lines"):
+            if out.code == "cut_off" and evidence in FORM_EVIDENCE:
                 if retry:
                     continue
                 raise out  # number boxes well out of the photo: no refinement can read them
             refined = refine_on_print(photo, template, H)
             if refined is None:
                 why.append(f"partial frame ({evidence}): printed lines do not align")
-                if evidence in ("qr", "title", "lines") and cut is None and not retry:
+                if evidence in FORM_EVIDENCE and cut is None and not retry:
                     cut = quad  # the form's own QR, title or print: it is there, and runs out
                 continue
             H, evidence = refined[0], f"{evidence}+print"
@@ -370,6 +370,9 @@ def _same_turn(Hs: list[np.ndarray], H: np.ndarray, quad: np.ndarray) -> np.ndar
     return Hs[int(np.argmin(errs))]
 
 
+# what shows that a completed frame is this form (similarity does not): its QR code, its title,
+# its printed lines
+FORM_EVIDENCE = ("qr", "title", "lines")
 GHOST_SAME_PX = 3.0  # two turns that found a missing mark within this of each other found one
 
 NOT_FLAT = (

@@ -209,6 +209,8 @@ def orient(
     found = by_qr(photo, template, Hs)
     if found:
         return found
+    if completed and not use_title:
+        return "no QR, no title"  # the scores below only order the turns for the title
     scores = similarities(photo, template, Hs)
     order = [int(r) for r in np.argsort(scores)[::-1]]
     found = by_title(photo, template, Hs, order) if use_title else None

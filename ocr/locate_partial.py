@@ -223,10 +223,9 @@ def refine_on_print(
         return None
     lines, _, valid, S = laid
     H2 = _to_units(W, S)
-    k = ECC_PX_PER_UNIT
     size = lines.shape[::-1]
     warped = cv2.warpPerspective(
-        photo, np.diag([k, k, 1.0]) @ H2, size, flags=cv2.INTER_AREA, borderValue=255
+        photo, np.linalg.inv(W) @ S, size, flags=cv2.INTER_AREA, borderValue=255
     )
     a = alignment(lines, line_image(warped), valid)
     if a.correlation < MIN_NCC or a.peak < MIN_PEAK:
