@@ -30,7 +30,7 @@ def compact(truth: dict[str, Any], reading: FormReading, decode_ms: float) -> di
         if fr is None:
             continue
         corrected = bool(getattr(fr, "corrected", False))
-        fields.append([name, want, fr.value, fr.status, corrected, fr.kind])
+        fields.append([name, want, fr.value, fr.status, corrected, fr.kind, fr.suggestion])
         if fr.kind == "digits" and name in truth.get("written", {}):
             labels = box_labels(truth["written"][name], len(fr.boxes))
             for box, label in zip(fr.boxes, labels, strict=True):
@@ -79,6 +79,8 @@ class Group:
     silent_fields: int = 0
     corrected_ok: int = 0
     corrected_ok_wrong: int = 0
+    misread_review: int = 0  # fields a person sees with a wrong value
+    misread_suggested: int = 0  # of those, the decoder's suggestion is the written value
     boxes: int = 0
     boxes_right: int = 0
     ms: list[float] = field(default_factory=list)
@@ -94,11 +96,14 @@ class Group:
             self.rejected += 1
             return
         wrong = False
-        for _name, want, got, status, corrected, _kind in r["fields"]:
+        for _name, want, got, status, corrected, _kind, suggestion in r["fields"]:
             right = got == want
             wrong |= not right
             self.fields += 1
             self.fields_right += right
+            if status != "ok" and not right:
+                self.misread_review += 1
+                self.misread_suggested += suggestion is not None and suggestion == want
             if status == "ok":
                 self.ok_fields += 1
                 self.silent_fields += not right
@@ -138,6 +143,8 @@ class Group:
             "inconsistent_ok": self.inconsistent_ok,
             "corrected_ok_fields": self.corrected_ok,
             "corrected_ok_fields_wrong": self.corrected_ok_wrong,
+            "misread_in_review": self.misread_review,
+            "misread_suggested_right_pct": pct(self.misread_suggested, self.misread_review),
             "median_ms": round(med, 1) if med else None,
             "p95_ms": round(float(np.percentile(self.ms, 95)), 1) if self.ms else None,
             "median_decode_ms": round(dec, 1) if dec else None,
@@ -196,6 +203,7 @@ COLUMNS = [  # (heading, key, format)
     ("silent fields (95 % bound %)", "silent_field_errors", "{}"),
     ("slips / counted ok", "inconsistent_ok", "{}"),
     ("ok fields corrected", "corrected_ok_fields", "{}"),
+    ("misread in review / suggestion right %", "misread_in_review", "{}"),
     ("median / p95 ms", "median_ms", "{}"),
     ("x decode", "ratio_to_decode", "{}"),
 ]
@@ -206,6 +214,8 @@ def _cell(s: dict[str, Any], key: str, fmt: str) -> str:
         return f"{s['inconsistent_forms']} / {s['inconsistent_ok']}"
     if key == "median_ms":
         return f"{s['median_ms']} / {s['p95_ms']}"
+    if key == "misread_in_review":
+        return f"{s[key]} / {_num(s['misread_suggested_right_pct'])}"
     if key == "silent_form_errors":
         return f"{s[key]} ({_num(s['silent_form_bound95_pct'])})"
     if key == "silent_field_errors":

@@ -60,7 +60,7 @@ class DecisionSettings(_Settings):
     slip_values: int = Field(default=27, ge=1)
     prune_ratio: float = Field(default=1e-9, ge=0, lt=1)  # skip branches this far below the best
     min_mass: float = Field(default=1e-15, ge=0)  # and branches lighter than this outright
-    max_nodes: int = Field(default=20_000, ge=100)  # hard search budget per form
+    max_nodes: int = Field(default=100_000, ge=100)  # hard search budget per form
     n_solutions: int = Field(default=8, ge=1)  # consistent solutions kept per component
     suggest_min_confidence: float = Field(default=0.5, ge=0, le=1)  # show a suggestion above this
 

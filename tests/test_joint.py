@@ -127,3 +127,23 @@ def test_posterior_with_few_hypotheses_never_exceeds_the_exact_one() -> None:
             v = hyps[n][0].value
             exact = (beta * zv[n][v] + dist[n][v]) / (beta * z + 1.0)
             assert r.confidence(n, v) <= exact + 1e-12, (n, v)
+
+
+def test_default_budget_searches_an_unsure_four_field_sum_to_the_end() -> None:
+    """Four three-box fields, every box torn between three digits (as on photos we did not
+    make): the search over 27^3 branches outgrows the old 20,000-node budget, whose unsearched
+    bound then held every field below a suggestion; the default budget finishes it."""
+    checks = compile_checks([CheckSpec(expr="a + b + c == d", rule="R5", message="R5")])
+    written = {"a": "123", "b": "210", "c": "104", "d": "437"}
+
+    def torn(digit: str) -> np.ndarray:
+        others = [d for d in "0123456789" if d != digit][:2]
+        return box(**{f"d{digit}": 0.5, f"d{others[0]}": 0.26, f"d{others[1]}": 0.24})
+
+    hyps = hyps_of({n: np.stack([torn(ch) for ch in text]) for n, text in written.items()})
+    old = decode(hyps, checks, DecisionSettings(max_nodes=20_000))
+    new = decode(hyps, checks, S)
+    assert not old.complete and new.complete
+    assert new.best is not None and new.best.values == {n: int(v) for n, v in written.items()}
+    for n, v in written.items():
+        assert (new.confidence(n, int(v)) or 0.0) > (old.confidence(n, int(v)) or 0.0)
