@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from sipantau.ocr.training.data import drop_overlap
-from sipantau.ocr.training.synth import CHASIL_BOX, crop_size, elastic, render_crop, x_mark
+from sipantau.ocr.training.synth import (
+    CHASIL_BOX,
+    _on_line,
+    crop_size,
+    elastic,
+    render_crop,
+    serif_one,
+    x_mark,
+)
 from sipantau.samples.handwriting import holdout_digits
 
 
@@ -84,3 +92,45 @@ def test_elastic_warp_moves_ink_smoothly_and_by_its_amplitude() -> None:
     a = render_crop(digit, "digit", np.random.default_rng(5), warp=3.0)
     b = render_crop(digit, "digit", np.random.default_rng(5), warp=3.0)
     assert np.array_equal(a, b)
+
+
+def test_serif_one_adds_a_flag_or_a_foot_and_keeps_the_stroke() -> None:
+    """The 1 stays (ink only added), and what is added lies at its top or across its base."""
+    images, labels = holdout_digits()
+    ones = images[labels == 1][:40]
+    rng = np.random.default_rng(6)
+    visible = 0
+    for one in ones:
+        out = serif_one(one, rng)
+        assert out.shape == one.shape and out.dtype == np.uint8
+        assert (out >= one).all()
+        added = (out > 128) & ~(one > 80)
+        ys = np.nonzero(one > 80)[0]
+        top, bottom = ys.min(), ys.max()
+        third = (bottom - top) / 3
+        rows = np.nonzero(added)[0]
+        visible += len(rows) >= 5  # a stroke, not a speck (a flag can run along a slanted 1)
+        assert len(rows) == 0 or ((rows <= top + third) | (rows >= bottom - third)).mean() > 0.9
+    assert visible >= 0.85 * len(ones)
+    assert np.array_equal(
+        serif_one(ones[0], np.random.default_rng(1)), serif_one(ones[0], np.random.default_rng(1))
+    )
+
+
+def test_writing_laid_on_a_line_reaches_it_and_crosses_at_most_a_third() -> None:
+    """`touch`: the writing's edge sits from a tenth short of a box line to a third across it."""
+    rng = np.random.default_rng(7)
+    sides = set()
+    for _ in range(300):
+        box, ink = int(rng.integers(55, 75)), int(rng.integers(8, 50))
+        axis, push, _ = _on_line([(box, ink), (box + 5, ink)], rng)
+        edge = abs(push) + ink / 2  # the far edge of the ink, from the box's centre
+        side = box + 5 * axis
+        assert side / 2 - 0.1 * ink - 1e-9 <= edge <= side / 2 + 0.35 * ink + 1e-9
+        sides.add((axis, push > 0))
+    assert len(sides) == 4  # left, right, top and bottom all occur
+    digit = holdout_digits()[0][0]
+    plain = render_crop(digit, "digit", np.random.default_rng(5))
+    assert np.array_equal(plain, render_crop(digit, "digit", np.random.default_rng(5), touch=0.0))
+    touched = render_crop(digit, "digit", np.random.default_rng(5), touch=1.0)
+    assert touched.shape == plain.shape and not np.array_equal(plain, touched)

@@ -159,13 +159,13 @@ _POOL_DATA: dict[str, np.ndarray] = {}
 
 
 def _render_chunk(
-    job: tuple[int, int, int, list[tuple[str, int]], float | None, bool, float],
+    job: tuple[int, int, int, list[tuple[str, int]], float | None, bool, float, float, float],
 ) -> tuple:
     """Worker: render one chunk of (kind, source index) items with its own seeded rng."""
     from sipantau.ocr.digits import prepare
     from sipantau.ocr.training.synth import BLANKO_BOX, CHASIL_BOX, render_crop
 
-    seed, tag, chunk, items, level, raw, warp = job
+    seed, tag, chunk, items, level, raw, warp, serif, touch = job
     rng = np.random.default_rng([seed, tag, chunk])
     images = _POOL_DATA["images"]
     out, labels = [], []
@@ -174,11 +174,19 @@ def _render_chunk(
         s = rng.uniform(0.85, 1.15)
         box = (int(round(base[0] * s)), int(round(base[1] * s)))
         digit = images[idx] if kind == "digit" else None
-        crop = render_crop(digit, kind, rng, box_px=box, level=level, warp=warp)  # type: ignore[arg-type]
-        out.append(crop if raw else prepare(crop).astype(np.float16))
-        labels.append(
-            int(_POOL_DATA["labels"][idx]) if kind == "digit" else (10 if kind == "x" else 11)
+        label = int(_POOL_DATA["labels"][idx]) if kind == "digit" else (10 if kind == "x" else 11)
+        crop = render_crop(
+            digit,
+            kind,  # type: ignore[arg-type]
+            rng,
+            box_px=box,
+            level=level,
+            warp=warp,
+            serif=serif if label == 1 else 0.0,
+            touch=touch,
         )
+        out.append(crop if raw else prepare(crop).astype(np.float16))
+        labels.append(label)
     return out, labels
 
 
@@ -197,9 +205,12 @@ def render_set(
     workers: int = 1,
     extra_fraction: float = 0.12,
     warp: float = 0.0,
+    serif: float = 0.0,
+    touch: float = 0.0,
 ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray]:
     """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them);
-    `warp` > 0 distorts half the digits elastically (`synth.elastic`).
+    `warp` > 0 distorts half the digits elastically (`synth.elastic`); `serif` and `touch`: see
+    `synth.render_crop` (`serif` applies to the 1s).
 
     Returns raw crops (list) or prepared inputs (N x 1 x S x S float16), and labels. Output does
     not depend on `workers`: each fixed-size chunk has its own seed.
@@ -214,7 +225,7 @@ def render_set(
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
     jobs = [
-        (seed, tag, k, items[i : i + size], level, raw, warp)
+        (seed, tag, k, items[i : i + size], level, raw, warp, serif, touch)
         for k, i in enumerate(range(0, len(items), size))
     ]
     if workers > 1:

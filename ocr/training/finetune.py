@@ -135,6 +135,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--pen", type=float, default=0.0, help="share of augmented copies with another pen width"
     )
+    p.add_argument(
+        "--serif", type=float, default=0.0, help="share of synthetic 1s given a flag or foot"
+    )
+    p.add_argument(
+        "--touch", type=float, default=0.0, help="share of synthetic writing laid on a box line"
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     return p.parse_args(argv)
@@ -170,6 +176,8 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
             tag=3,
             workers=args.workers,
             warp=args.warp,
+            serif=args.serif,
+            touch=args.touch,
         )
     counts = {
         "handwriting_sources": src.counts,
@@ -216,6 +224,8 @@ def main(argv: list[str] | None = None) -> int:
                     "synth_rounds": args.synth_rounds,
                     "warp": args.warp,
                     "pen": args.pen,
+                    "serif": args.serif,
+                    "touch": args.touch,
                     "batchnorm": "frozen",
                     "label_smoothing": 0.0,
                 },

@@ -122,6 +122,38 @@ def elastic(
     return cv2.remap(ink, xx + fields[0], yy + fields[1], cv2.INTER_LINEAR, borderValue=0)
 
 
+def serif_one(ink: GrayImage, rng: np.random.Generator) -> GrayImage:
+    """A "1" as many write it: a flag from its top, a foot across its base, or both.
+
+    MNIST's 1s are mostly bare strokes; a 1 with a foot otherwise reads as a 2 (28x28 masks).
+    """
+    mask = ink > 80
+    ys, xs = np.nonzero(mask)
+    if len(ys) < 5:
+        return ink
+    top, bottom = int(ys.min()), int(ys.max())
+    height = max(bottom - top, 6)
+    top_x, bottom_x = float(xs[ys <= top + 1].mean()), float(xs[ys >= bottom - 1].mean())
+    width = float(np.clip(_stroke_width(mask), 1.2, 4.0))
+    style = rng.choice(["flag", "foot", "both"], p=[0.4, 0.2, 0.4])
+    strokes = []
+    if style != "foot":
+        a = np.deg2rad(rng.uniform(30, 65))
+        length = rng.uniform(0.15, 0.35) * height
+        end = np.array([top_x - length * np.cos(a), top + length * np.sin(a)])
+        start = np.array([top_x, top + rng.uniform(0, 1.5)])
+        mid = (start + end) / 2 + rng.normal(0, 0.6, 2)
+        strokes.append(_bezier(start, mid, end, 12))
+    if style != "flag":
+        y = bottom + rng.uniform(-1.0, 0.5)
+        left = bottom_x - rng.uniform(0.15, 0.4) * height
+        right = bottom_x + rng.uniform(0.15, 0.4) * height
+        p0, p2 = np.array([left, y]), np.array([right, y + rng.normal(0, 0.8)])
+        strokes.append(_bezier(p0, (p0 + p2) / 2 + rng.normal(0, 0.5, 2), p2, 12))
+    extra = _draw_strokes(strokes, ink.shape[::-1], width)
+    return np.maximum(ink, extra)
+
+
 def _illumination(rng: np.random.Generator, size: tuple[int, int], lv: float) -> np.ndarray:
     """Paper brightness: a grey level (120-230), a linear gradient and sometimes a shadow."""
     w, h = size
@@ -232,13 +264,17 @@ def _content(
     box: tuple[int, int],
     width: float,
     warp: float = 0.0,
+    serif: float = 0.0,
 ) -> np.ndarray:
     """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned;
-    with `warp` > 0, half the digits are first elastically distorted by up to `warp` px of 28."""
+    with `warp` > 0, half the digits are first elastically distorted by up to `warp` px of 28;
+    `serif`: the chance that this digit, a 1, is given a flag or a foot (`serif_one`)."""
     if kind == "x":
         return x_mark(rng, box, width).astype(np.float32) / 255
     if digit is None:
         raise ValueError("kind 'digit' needs a 28x28 digit")
+    if serif > 0 and rng.random() < serif:
+        digit = serif_one(digit, rng)
     if warp > 0 and rng.random() < 0.5:
         digit = elastic(digit, rng, float(rng.uniform(0.3, 1.0)) * warp)
     th = int(round(rng.uniform(0.4, 1.0) * box[1]))
@@ -253,6 +289,17 @@ def _content(
     mat[0, 2] -= shear * h / 2
     ink = cv2.warpAffine(ink, mat, (w, h), flags=cv2.INTER_LINEAR)
     return _trim(ink.astype(np.float32) / 255)
+
+
+def _on_line(sizes: list[tuple[int, int]], rng: np.random.Generator) -> tuple[int, float, float]:
+    """(axis, offset along it, offset across) that lay the writing's edge on a box line, from a
+    tenth short of it to a third across (a writer short of room); `sizes`: (box, ink) along x,
+    then y."""
+    axis = 0 if rng.random() < 0.7 else 1
+    sign = float(rng.choice([-1.0, 1.0]))
+    (box, ink), across = sizes[axis], sizes[1 - axis]
+    push = sign * (max(0.0, (box - ink) / 2) + rng.uniform(-0.1, 0.35) * ink)
+    return axis, push, float(rng.normal(0, 0.06) * across[0])
 
 
 def _trim(ink: np.ndarray) -> np.ndarray:
@@ -316,10 +363,13 @@ def render_crop(
     box_px: tuple[int, int] = BLANKO_BOX,
     level: float | None = None,
     warp: float = 0.0,
+    serif: float = 0.0,
+    touch: float = 0.0,
 ) -> GrayImage:
     """A box crop as `ocr/boxes.py` would cut it; `digit` is a 28x28 MNIST-style ink mask.
 
-    `level` (0-1) sets how hard the photo is; None draws it at random. `warp`: see `_content`.
+    `level` (0-1) sets how hard the photo is; None draws it at random. `warp`, `serif` (pass it
+    for 1s only): see `_content`. `touch`: the chance that the writing sits on a box line.
     """
     lv = float(rng.uniform(0, 1)) if level is None else float(level)
     cw, ch, m = crop_size(box_px)
@@ -329,16 +379,19 @@ def render_crop(
     if kind == "blank":
         ink = _blank_marks(rng, (cw, ch), m)
     else:
-        content = _content(digit, kind, rng, box_px, width, warp)
+        content = _content(digit, kind, rng, box_px, width, warp, serif)
         spread = 0.15 if rng.random() < 0.1 else 0.06
         # off-centre, touching the border, sometimes crossing it by up to 40 % of the ink
         over = 0.4 if rng.random() < 0.1 else 0.2
-        sizes = zip(box_px, content.shape[::-1], strict=True)
+        sizes = list(zip(box_px, content.shape[::-1], strict=True))
         lim = [max(0.0, (b - c) / 2) + over * c for b, c in sizes]
         ox, oy = (
             float(np.clip(rng.normal(0, spread) * b, -q, q))
             for b, q in zip(box_px, lim, strict=True)
         )
+        if touch > 0 and rng.random() < touch:
+            axis, push, jitter = _on_line(sizes, rng)
+            ox, oy = (push, jitter) if axis == 0 else (jitter, push)
         _paste(ink, content, m + dx + box_px[0] / 2 + ox, m + dy + box_px[1] / 2 + oy)
     if rng.random() < (0.3 if kind == "blank" else 0.1):
         ink = np.maximum(ink, _stray(rng, (cw, ch), m))
