@@ -7,6 +7,7 @@ is the value, marked `corrected` with the plain reading kept. A mere suggestion 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
@@ -49,7 +50,15 @@ CORRECTED = "dikoreksi mesin"
 
 
 def _low(conf: float) -> str:
-    return f"{LOW} ({conf:.3f})"
+    """`keyakinan rendah (0.99976)`: rounded down, with the digits it takes never to read 1."""
+    return f"{LOW} ({_below_one(conf)})"
+
+
+def _below_one(conf: float) -> str:
+    if conf >= 1.0:
+        return "1.000"
+    places = min(8, max(3, math.ceil(-math.log10(1.0 - conf)) + 1))
+    return f"{math.floor(conf * 10**places) / 10**places:.{places}f}"
 
 
 def _unreadable_check(c: CompiledCheck) -> str:

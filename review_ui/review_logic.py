@@ -3,6 +3,7 @@ how typed text becomes values, and the approve / send-back sequence over the API
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -47,8 +48,15 @@ def race_label(race: str, names: dict[str, str] | None = None) -> str:
 
 
 def fmt_confidence(conf: float | None) -> str:
-    """The one way confidence is shown: `0.873` -> `"87 %"`."""
-    return "-" if conf is None else f"{100 * conf:.0f} %"
+    """The one way confidence is shown: `0.873` -> `"87 %"`, `0.99976` -> `"99,97 %"` (a sure
+    but not certain value never reads 100 %)."""
+    if conf is None:
+        return "-"
+    pct = 100.0 * conf
+    if conf >= 1.0 or round(pct) < 100:
+        return f"{pct:.0f} %"
+    places = min(4, max(1, math.ceil(-math.log10(100.0 - pct))))
+    return f"{math.floor(pct * 10**places) / 10**places:.{places}f} %".replace(".", ",")
 
 
 def plain_reason(text: str) -> str:

@@ -192,6 +192,9 @@ def test_one_clock_and_one_confidence_format() -> None:
     assert clock.wib_text(None) == "-"
     assert logic.fmt_confidence(0.873) == "87 %" and logic.fmt_confidence(None) == "-"
     assert logic.plain_reason("keyakinan rendah (0.620)") == "keyakinan rendah (62 %)"
+    # sure but not certain: never shown as 100 %, the first digits that differ from it
+    assert logic.fmt_confidence(0.99976) == "99,97 %" and logic.fmt_confidence(0.996) == "99,6 %"
+    assert logic.plain_reason("keyakinan rendah (0.99976)") == "keyakinan rendah (99,97 %)"
     assert logic.plain_reason("R5: jumlah suara paslon") == "jumlah suara paslon"
     assert logic.label_of({"labels": {"a_b": "Suara sah"}}, "a_b") == "Suara sah"
     broken = (

@@ -134,3 +134,21 @@ def test_writing_laid_on_a_line_reaches_it_and_crosses_at_most_a_third() -> None
     assert np.array_equal(plain, render_crop(digit, "digit", np.random.default_rng(5), touch=0.0))
     touched = render_crop(digit, "digit", np.random.default_rng(5), touch=1.0)
     assert touched.shape == plain.shape and not np.array_equal(plain, touched)
+
+
+def test_filler_x_is_small_and_off_by_default() -> None:
+    """`filler`: the small "x" of unused boxes, 15-45 % of the box high; 0 leaves the X as it was."""
+    box = (59, 71)
+    for seed in range(40):
+        mark = x_mark(np.random.default_rng(seed), box, 2.0, filler=True)
+        ys = np.nonzero(mark > 128)[0]
+        assert len(ys) > 0 and ys.max() - ys.min() + 1 <= 0.5 * box[1] + 4
+    heights = []
+    for seed in range(40):
+        ys = np.nonzero(x_mark(np.random.default_rng(seed), box, 2.0) > 128)[0]
+        heights.append(ys.max() - ys.min() + 1)
+    assert np.median(heights) > 0.5 * box[1]  # most X marks are full crosses
+    plain = render_crop(None, "x", np.random.default_rng(3))
+    assert np.array_equal(plain, render_crop(None, "x", np.random.default_rng(3), filler=0.0))
+    small = render_crop(None, "x", np.random.default_rng(3), filler=1.0)
+    assert small.shape == plain.shape and not np.array_equal(plain, small)

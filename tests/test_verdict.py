@@ -219,3 +219,15 @@ def test_trust_settings_from_environment() -> None:
     assert ReadSettings.from_env({}).decision == DecisionSettings()
     with pytest.raises(ValueError, match="SIPANTAU_TRUST_RISK"):
         ReadSettings.from_env({"SIPANTAU_TRUST_RISK": "lots"})
+
+
+def test_low_confidence_never_reads_as_certain() -> None:
+    """A field just short of the trust floor says how sure it is without rounding up to 1."""
+    probs = form()
+    probs["gub_paslon_1"] = np.stack([sure(c, 0.99) for c in "120"])
+    f = judge(T, probs, S.model_copy(update={"trust_risk": 1e-7})).fields["gub_paslon_1"]
+    assert f.status == "review" and 0.9995 < f.confidence < 1 - 1e-7  # 3 places print 1.000
+    low = [r for r in f.reasons if r.startswith("keyakinan rendah")]
+    assert low and "1.000" not in low[0]
+    shown = float(low[0].split("(")[1].rstrip(")"))
+    assert shown <= f.confidence < shown + 1e-5

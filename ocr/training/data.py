@@ -159,13 +159,15 @@ _POOL_DATA: dict[str, np.ndarray] = {}
 
 
 def _render_chunk(
-    job: tuple[int, int, int, list[tuple[str, int]], float | None, bool, float, float, float],
+    job: tuple[
+        int, int, int, list[tuple[str, int]], float | None, bool, float, float, float, float
+    ],
 ) -> tuple:
     """Worker: render one chunk of (kind, source index) items with its own seeded rng."""
     from sipantau.ocr.digits import prepare
     from sipantau.ocr.training.synth import BLANKO_BOX, CHASIL_BOX, render_crop
 
-    seed, tag, chunk, items, level, raw, warp, serif, touch = job
+    seed, tag, chunk, items, level, raw, warp, serif, touch, filler = job
     rng = np.random.default_rng([seed, tag, chunk])
     images = _POOL_DATA["images"]
     out, labels = [], []
@@ -184,6 +186,7 @@ def _render_chunk(
             warp=warp,
             serif=serif if label == 1 else 0.0,
             touch=touch,
+            filler=filler,
         )
         out.append(crop if raw else prepare(crop).astype(np.float16))
         labels.append(label)
@@ -207,10 +210,11 @@ def render_set(
     warp: float = 0.0,
     serif: float = 0.0,
     touch: float = 0.0,
+    filler: float = 0.0,
 ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray]:
     """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them);
-    `warp` > 0 distorts half the digits elastically (`synth.elastic`); `serif` and `touch`: see
-    `synth.render_crop` (`serif` applies to the 1s).
+    `warp` > 0 distorts half the digits elastically (`synth.elastic`); `serif`, `touch` and
+    `filler`: see `synth.render_crop` (`serif` applies to the 1s).
 
     Returns raw crops (list) or prepared inputs (N x 1 x S x S float16), and labels. Output does
     not depend on `workers`: each fixed-size chunk has its own seed.
@@ -225,7 +229,7 @@ def render_set(
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
     jobs = [
-        (seed, tag, k, items[i : i + size], level, raw, warp, serif, touch)
+        (seed, tag, k, items[i : i + size], level, raw, warp, serif, touch, filler)
         for k, i in enumerate(range(0, len(items), size))
     ]
     if workers > 1:

@@ -141,6 +141,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--touch", type=float, default=0.0, help="share of synthetic writing laid on a box line"
     )
+    p.add_argument(
+        "--filler", type=float, default=0.0, help='share of synthetic X marks drawn as a small "x"'
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     return p.parse_args(argv)
@@ -178,6 +181,7 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
             warp=args.warp,
             serif=args.serif,
             touch=args.touch,
+            filler=args.filler,
         )
     counts = {
         "handwriting_sources": src.counts,
@@ -226,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                     "pen": args.pen,
                     "serif": args.serif,
                     "touch": args.touch,
+                    "filler": args.filler,
                     "batchnorm": "frozen",
                     "label_smoothing": 0.0,
                 },

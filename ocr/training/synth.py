@@ -43,20 +43,27 @@ def _draw_strokes(strokes: list[np.ndarray], size: tuple[int, int], width: float
 
 
 def x_mark(
-    rng: np.random.Generator, size: tuple[int, int], width: float | None = None
+    rng: np.random.Generator,
+    size: tuple[int, int],
+    width: float | None = None,
+    filler: bool = False,
 ) -> GrayImage:
     """A hand-drawn "X" filling most of `size` = (w, h): an ink mask, 255 = ink.
 
     Styles: a full cross, a small lower-case "x", or a slash with a short crossing stroke.
+    `filler`: always the small "x" many write in unused boxes, 15-45 % of the box high.
     """
     w, h = size
     width = float(rng.uniform(1.5, 5.0)) if width is None else width
-    style = rng.choice(["cross", "small", "slash"], p=[0.65, 0.2, 0.15])
-    scale = {
-        "cross": rng.uniform(0.55, 0.95),
-        "small": rng.uniform(0.3, 0.5),
-        "slash": rng.uniform(0.5, 0.9),
-    }[style]
+    if filler:
+        style, scale = "small", float(rng.uniform(0.15, 0.45))
+    else:
+        style = rng.choice(["cross", "small", "slash"], p=[0.65, 0.2, 0.15])
+        scale = {
+            "cross": rng.uniform(0.55, 0.95),
+            "small": rng.uniform(0.3, 0.5),
+            "slash": rng.uniform(0.5, 0.9),
+        }[style]
     cx = w / 2 + rng.normal(0, 0.06) * w
     cy = h / 2 + rng.normal(0, 0.06) * h + (0.15 * h if style == "small" else 0.0)
     hw = scale * w / 2 * rng.uniform(0.7, 1.1)
@@ -265,12 +272,15 @@ def _content(
     width: float,
     warp: float = 0.0,
     serif: float = 0.0,
+    filler: float = 0.0,
 ) -> np.ndarray:
     """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned;
     with `warp` > 0, half the digits are first elastically distorted by up to `warp` px of 28;
-    `serif`: the chance that this digit, a 1, is given a flag or a foot (`serif_one`)."""
+    `serif`: the chance that this digit, a 1, is given a flag or a foot (`serif_one`);
+    `filler`: the chance that this X is a small filler "x" (`x_mark`)."""
     if kind == "x":
-        return x_mark(rng, box, width).astype(np.float32) / 255
+        small = filler > 0 and rng.random() < filler
+        return x_mark(rng, box, width, filler=small).astype(np.float32) / 255
     if digit is None:
         raise ValueError("kind 'digit' needs a 28x28 digit")
     if serif > 0 and rng.random() < serif:
@@ -365,11 +375,13 @@ def render_crop(
     warp: float = 0.0,
     serif: float = 0.0,
     touch: float = 0.0,
+    filler: float = 0.0,
 ) -> GrayImage:
     """A box crop as `ocr/boxes.py` would cut it; `digit` is a 28x28 MNIST-style ink mask.
 
     `level` (0-1) sets how hard the photo is; None draws it at random. `warp`, `serif` (pass it
-    for 1s only): see `_content`. `touch`: the chance that the writing sits on a box line.
+    for 1s only), `filler` (for X marks): see `_content`. `touch`: the chance that the writing
+    sits on a box line.
     """
     lv = float(rng.uniform(0, 1)) if level is None else float(level)
     cw, ch, m = crop_size(box_px)
@@ -379,7 +391,7 @@ def render_crop(
     if kind == "blank":
         ink = _blank_marks(rng, (cw, ch), m)
     else:
-        content = _content(digit, kind, rng, box_px, width, warp, serif)
+        content = _content(digit, kind, rng, box_px, width, warp, serif, filler)
         spread = 0.15 if rng.random() < 0.1 else 0.06
         # off-centre, touching the border, sometimes crossing it by up to 40 % of the ink
         over = 0.4 if rng.random() < 0.1 else 0.2
