@@ -159,15 +159,14 @@ _POOL_DATA: dict[str, np.ndarray] = {}
 
 
 def _render_chunk(
-    job: tuple[
-        int, int, int, list[tuple[str, int]], float | None, bool, float, float, float, float
-    ],
+    job: tuple[int, int, int, list[tuple[str, int]], float | None, bool, dict[str, float]],
 ) -> tuple:
-    """Worker: render one chunk of (kind, source index) items with its own seeded rng."""
+    """Worker: render one chunk of (kind, source index) items with its own seeded rng; the
+    job's last item is `render_crop`'s augmentation keywords (`serif` reaches the 1s only)."""
     from sipantau.ocr.digits import prepare
     from sipantau.ocr.training.synth import BLANKO_BOX, CHASIL_BOX, render_crop
 
-    seed, tag, chunk, items, level, raw, warp, serif, touch, filler = job
+    seed, tag, chunk, items, level, raw, augment = job
     rng = np.random.default_rng([seed, tag, chunk])
     images = _POOL_DATA["images"]
     out, labels = [], []
@@ -183,10 +182,7 @@ def _render_chunk(
             rng,
             box_px=box,
             level=level,
-            warp=warp,
-            serif=serif if label == 1 else 0.0,
-            touch=touch,
-            filler=filler,
+            **{**augment, "serif": augment["serif"] if label == 1 else 0.0},
         )
         out.append(crop if raw else prepare(crop).astype(np.float16))
         labels.append(label)
@@ -228,8 +224,9 @@ def render_set(
         items += [("digit", i) for i in range(n)]
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
+    augment = {"warp": warp, "serif": serif, "touch": touch, "filler": filler}
     jobs = [
-        (seed, tag, k, items[i : i + size], level, raw, warp, serif, touch, filler)
+        (seed, tag, k, items[i : i + size], level, raw, augment)
         for k, i in enumerate(range(0, len(items), size))
     ]
     if workers > 1:
