@@ -387,8 +387,10 @@ def _choices(
     out = [c.solutions for c in comps if c.solutions]
     linked = {n for c in comps for n in c.names}
     for n, hs in hyps.items():
+        if n in linked:
+            continue
         opts = [Assignment({n: h.value}, h.prob) for h in hs if h.value is not None]
-        if n not in linked and opts:
+        if opts:
             out.append(opts[: s.n_solutions])
     return out
 
