@@ -11,10 +11,11 @@ from sipantau.ocr.training.synth import (
     crop_size,
     elastic,
     render_crop,
+    restroke,
     serif_one,
     x_mark,
 )
-from sipantau.samples.handwriting import holdout_digits
+from sipantau.samples.handwriting import holdout_digits, train_digits
 
 
 def test_render_is_seeded_and_sized() -> None:
@@ -152,3 +153,24 @@ def test_filler_x_is_small_and_off_by_default() -> None:
     assert np.array_equal(plain, render_crop(None, "x", np.random.default_rng(3), filler=0.0))
     small = render_crop(None, "x", np.random.default_rng(3), filler=1.0)
     assert small.shape == plain.shape and not np.array_equal(plain, small)
+
+
+def test_pressure_varies_stroke_width_along_the_stroke_and_is_off_by_default() -> None:
+    """`vary`: the stroke broader in some places and finer in others, about as much ink."""
+    digits, labels = train_digits()
+    broader = finer = total = 0
+    for k in range(10):
+        digit = digits[int(np.flatnonzero(labels == k)[3])]
+        even = restroke(digit, 60, 4.0, 1.0)
+        assert np.array_equal(even, restroke(digit, 60, 4.0, 1.0, np.random.default_rng(k), 0.0))
+        varied = restroke(digit, 60, 4.0, 1.0, np.random.default_rng(k), 0.6) > 128
+        ink = even > 128
+        assert 0.65 < varied.sum() / ink.sum() < 1.5 and (varied != ink).any()
+        broader, finer = broader + (varied & ~ink).sum(), finer + (ink & ~varied).sum()
+        total += ink.sum()
+    assert broader > 0.04 * total and finer > 0.04 * total
+    plain = render_crop(digit, "digit", np.random.default_rng(3))
+    even_pen = render_crop(digit, "digit", np.random.default_rng(3), pressure=0.0)
+    assert np.array_equal(plain, even_pen)
+    pressed = render_crop(digit, "digit", np.random.default_rng(3), pressure=1.0)
+    assert pressed.shape == plain.shape and not np.array_equal(plain, pressed)

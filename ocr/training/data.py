@@ -207,10 +207,11 @@ def render_set(
     serif: float = 0.0,
     touch: float = 0.0,
     filler: float = 0.0,
+    pressure: float = 0.0,
 ) -> tuple[list[np.ndarray] | np.ndarray, np.ndarray]:
     """Render every digit `rounds` times plus X and blank crops (each `extra_fraction` of them);
-    `warp` > 0 distorts half the digits elastically (`synth.elastic`); `serif`, `touch` and
-    `filler`: see `synth.render_crop` (`serif` applies to the 1s).
+    `warp` > 0 distorts half the digits elastically (`synth.elastic`); `serif`, `touch`,
+    `filler` and `pressure`: see `synth.render_crop` (`serif` applies to the 1s).
 
     Returns raw crops (list) or prepared inputs (N x 1 x S x S float16), and labels. Output does
     not depend on `workers`: each fixed-size chunk has its own seed.
@@ -224,7 +225,7 @@ def render_set(
         items += [("digit", i) for i in range(n)]
         items += [("x", 0)] * n_extra + [("blank", 0)] * n_extra
     size = 1000
-    augment = {"warp": warp, "serif": serif, "touch": touch, "filler": filler}
+    augment = {"warp": warp, "serif": serif, "touch": touch, "filler": filler, "pressure": pressure}
     jobs = [
         (seed, tag, k, items[i : i + size], level, raw, augment)
         for k, i in enumerate(range(0, len(items), size))

@@ -147,6 +147,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--filler", type=float, default=0.0, help='share of synthetic X marks drawn as a small "x"'
     )
+    p.add_argument(
+        "--pressure",
+        type=float,
+        default=0.0,
+        help="share of synthetic digits whose stroke width varies (a pen pressed unevenly)",
+    )
     p.add_argument("--device", default="cpu")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     return p.parse_args(argv)
@@ -185,6 +191,7 @@ def training_data(args: argparse.Namespace) -> tuple[np.ndarray, np.ndarray, dic
             serif=args.serif,
             touch=args.touch,
             filler=args.filler,
+            pressure=args.pressure,
         )
     counts = {
         "handwriting_sources": src.counts,
@@ -234,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
                     "serif": args.serif,
                     "touch": args.touch,
                     "filler": args.filler,
+                    "pressure": args.pressure,
                     "batchnorm": "frozen",
                     "label_smoothing": 0.0,
                 },

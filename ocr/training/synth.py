@@ -90,8 +90,17 @@ def _stroke_width(mask: np.ndarray) -> float:
     return 2.0 * area / max(float(edge.sum()), 1.0)
 
 
-def restroke(ink: GrayImage, target_h: int, width: float, aspect: float) -> GrayImage:
-    """Scale an ink mask to `target_h` rows and set its stroke width to about `width` px."""
+def restroke(
+    ink: GrayImage,
+    target_h: int,
+    width: float,
+    aspect: float,
+    rng: np.random.Generator | None = None,
+    vary: float = 0.0,
+) -> GrayImage:
+    """Scale an ink mask to `target_h` rows and set its stroke width to about `width` px; with
+    `vary` > 0 (and `rng`), the width changes smoothly along the strokes by up to that share, as
+    a pen pressed unevenly: broader where pressed, finer where it eases off."""
     ys, xs = np.nonzero(ink > 30)
     if len(ys) == 0:
         return np.zeros((target_h, max(target_h // 2, 1)), np.uint8)
@@ -107,7 +116,14 @@ def restroke(ink: GrayImage, target_h: int, width: float, aspect: float) -> Gray
     din = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
     dout = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3)
     signed = din - dout + 0.5
-    off = (w0 - width) / 2.0
+    target: float | np.ndarray = width
+    if vary > 0 and rng is not None:
+        field = cv2.GaussianBlur(
+            rng.uniform(-1, 1, mask.shape).astype(np.float32), (0, 0), max(2.0, 0.2 * target_h)
+        )
+        field = np.tanh(3.0 * field / max(float(np.abs(field).max()), 1e-6))  # mostly +-1
+        target = width * (1.0 + vary * field)
+    off = (w0 - target) / 2.0
     alpha = np.clip(signed - off + 0.5, 0.0, 1.0)
     return (alpha * 255).astype(np.uint8)
 
@@ -273,11 +289,13 @@ def _content(
     warp: float = 0.0,
     serif: float = 0.0,
     filler: float = 0.0,
+    pressure: float = 0.0,
 ) -> np.ndarray:
     """The handwritten ink (0-1) of one box, 40-100 % of the box's height, slanted and turned;
     with `warp` > 0, half the digits are first elastically distorted by up to `warp` px of 28;
     `serif`: the chance that this digit, a 1, is given a flag or a foot (`serif_one`);
-    `filler`: the chance that this X is a small filler "x" (`x_mark`)."""
+    `filler`: the chance that this X is a small filler "x" (`x_mark`); `pressure`: the chance
+    that a digit's stroke width varies along it (`restroke`'s `vary`)."""
     if kind == "x":
         small = filler > 0 and rng.random() < filler
         return x_mark(rng, box, width, filler=small).astype(np.float32) / 255
@@ -288,7 +306,8 @@ def _content(
     if warp > 0 and rng.random() < 0.5:
         digit = elastic(digit, rng, float(rng.uniform(0.3, 1.0)) * warp)
     th = int(round(rng.uniform(0.4, 1.0) * box[1]))
-    ink = restroke(digit, th, width, float(rng.uniform(0.7, 1.35)))
+    vary = 0.6 if pressure > 0 and rng.random() < pressure else 0.0
+    ink = restroke(digit, th, width, float(rng.uniform(0.7, 1.35)), rng, vary)
     ang, shear = rng.normal(0, 7), rng.normal(0.04, 0.16)
     h, w = ink.shape
     pad = int(0.2 * max(h, w))
@@ -376,12 +395,13 @@ def render_crop(
     serif: float = 0.0,
     touch: float = 0.0,
     filler: float = 0.0,
+    pressure: float = 0.0,
 ) -> GrayImage:
     """A box crop as `ocr/boxes.py` would cut it; `digit` is a 28x28 MNIST-style ink mask.
 
     `level` (0-1) sets how hard the photo is; None draws it at random. `warp`, `serif` (pass it
-    for 1s only), `filler` (for X marks): see `_content`. `touch`: the chance that the writing
-    sits on a box line.
+    for 1s only), `filler` (for X marks), `pressure`: see `_content`. `touch`: the chance that the
+    writing sits on a box line.
     """
     lv = float(rng.uniform(0, 1)) if level is None else float(level)
     cw, ch, m = crop_size(box_px)
@@ -391,7 +411,7 @@ def render_crop(
     if kind == "blank":
         ink = _blank_marks(rng, (cw, ch), m)
     else:
-        content = _content(digit, kind, rng, box_px, width, warp, serif, filler)
+        content = _content(digit, kind, rng, box_px, width, warp, serif, filler, pressure)
         spread = 0.15 if rng.random() < 0.1 else 0.06
         # off-centre, touching the border, sometimes crossing it by up to 40 % of the ink
         over = 0.4 if rng.random() < 0.1 else 0.2
