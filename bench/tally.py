@@ -81,6 +81,8 @@ class Group:
     corrected_ok_wrong: int = 0
     misread_review: int = 0  # fields a person sees with a wrong value
     misread_suggested: int = 0  # of those, the decoder's suggestion is the written value
+    consistent_right: int = 0  # consistent forms whose every field is read right (ok or not)
+    consistent_right_ok: int = 0  # of those, auto-accepted: what the trust rule lets through
     boxes: int = 0
     boxes_right: int = 0
     ms: list[float] = field(default_factory=list)
@@ -111,6 +113,9 @@ class Group:
                 self.corrected_ok_wrong += corrected and not right
         self.boxes += len(r["right"])
         self.boxes_right += sum(r["right"])
+        if r["consistent"] and not wrong:
+            self.consistent_right += 1
+            self.consistent_right_ok += r["status"] == "ok"
         if r["status"] == "ok":
             self.forms_ok += 1
             self.consistent_ok += r["consistent"]
@@ -133,6 +138,8 @@ class Group:
             "boxes": self.boxes,
             "consistent_forms": self.consistent,
             "consistent_auto_accepted_pct": pct(self.consistent_ok, self.consistent),
+            "consistent_read_right_pct": pct(self.consistent_right, self.consistent),
+            "read_right_auto_accepted_pct": pct(self.consistent_right_ok, self.consistent_right),
             "forms_ok": self.forms_ok,
             "silent_form_errors": self.silent_forms,
             "silent_form_bound95_pct": None if bound_forms is None else 100 * bound_forms,
@@ -199,6 +206,7 @@ COLUMNS = [  # (heading, key, format)
     ("fields right %", "fields_right_pct", "{}"),
     ("digits right %", "digit_accuracy_pct", "{}"),
     ("consistent auto-accepted %", "consistent_auto_accepted_pct", "{}"),
+    ("consistent read fully right % / of those accepted %", "consistent_read_right_pct", "{}"),
     ("silent forms (95 % bound %)", "silent_form_errors", "{}"),
     ("silent fields (95 % bound %)", "silent_field_errors", "{}"),
     ("slips / counted ok", "inconsistent_ok", "{}"),
@@ -214,6 +222,8 @@ def _cell(s: dict[str, Any], key: str, fmt: str) -> str:
         return f"{s['inconsistent_forms']} / {s['inconsistent_ok']}"
     if key == "median_ms":
         return f"{s['median_ms']} / {s['p95_ms']}"
+    if key == "consistent_read_right_pct":
+        return f"{_num(s[key])} / {_num(s['read_right_auto_accepted_pct'])}"
     if key == "misread_in_review":
         return f"{s[key]} / {_num(s['misread_suggested_right_pct'])}"
     if key == "silent_form_errors":

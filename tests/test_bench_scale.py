@@ -88,16 +88,19 @@ def test_a_wrong_ok_field_and_an_ok_slip_are_counted() -> None:
     g.add(_result("ok", False, [["a", 7, 7, "ok", False, "digits", None]], [True]))  # a slip
     g.add(_result("review", True, [["a", 5, 6, "review", False, "digits", 5]], [False]))
     g.add(_result("review", True, [["a", 5, 6, "review", False, "digits", None]], [False]))
+    g.add(_result("review", True, [["a", 4, 4, "review", False, "digits", None]], [True]))
     g.add(_result("rejected", True, [], []))
     s = g.summary()
-    assert s["photos"] == 6 and s["rejected"] == 1
+    assert s["photos"] == 7 and s["rejected"] == 1
     assert s["silent_field_errors"] == 1 and s["silent_form_errors"] == 1
     assert s["inconsistent_ok"] == 1 and s["inconsistent_forms"] == 1
     assert s["corrected_ok_fields"] == 1 and s["corrected_ok_fields_wrong"] == 1
-    assert s["consistent_auto_accepted_pct"] == 40.0  # 2 of the 5 consistent forms
-    assert s["fields_right_pct"] == 40.0 and s["digit_accuracy_pct"] == 40.0
+    assert s["consistent_auto_accepted_pct"] == 33.33  # 2 of the 6 consistent forms
+    assert s["fields_right_pct"] == 50.0 and s["digit_accuracy_pct"] == 50.0
     assert s["misread_in_review"] == 2 and s["misread_suggested_right_pct"] == 50.0
-    assert s["silent_form_bound95_pct"] == pytest.approx(100 * clopper_pearson_upper(1, 6))
+    # read fully right: the first (ok) and the last read (review); the slip is not consistent
+    assert s["consistent_read_right_pct"] == 33.33 and s["read_right_auto_accepted_pct"] == 50.0
+    assert s["silent_form_bound95_pct"] == pytest.approx(100 * clopper_pearson_upper(1, 7))
     assert s["ratio_to_decode"] == 2.0
 
 
