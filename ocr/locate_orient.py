@@ -51,8 +51,10 @@ def _qr_region(template: Template) -> tuple[float, float, float, float]:
 
 
 def _qr_found(crop: np.ndarray, side_px: float) -> np.ndarray | None:
-    """A QR code's three finder patterns near the middle of the crop, about the printed size:
-    its corner points, else None."""
+    """A QR code's three finder patterns near the middle of the crop, about the printed size
+    and upright as printed: its corner points, else None. The detector lists a code's corners
+    from its own top-left finder pattern, so a page turned the wrong way shows its code turned
+    too (turned half round, the KWK number boxes lie on the print almost as well as upright)."""
     try:
         ok, pts = cv2.QRCodeDetector().detect(crop)
     except cv2.error:
@@ -63,7 +65,9 @@ def _qr_found(crop: np.ndarray, side_px: float) -> np.ndarray | None:
     centre = np.array(crop.shape[::-1], np.float64) / 2
     size = float(np.sqrt(abs(cv2.contourArea(corners.astype(np.float32)))))
     near = np.linalg.norm(corners.mean(axis=0) - centre) < QR_OFF_CENTRE * side_px
-    return pts if near and 0.6 * side_px < size < 1.5 * side_px else None
+    first = corners[0] - corners.mean(axis=0)
+    upright = bool(first[0] < 0 and first[1] < 0)
+    return pts if near and upright and 0.6 * side_px < size < 1.5 * side_px else None
 
 
 def _qr_text(crop: np.ndarray, pts: np.ndarray) -> str | None:
