@@ -248,6 +248,25 @@ def test_a_sharp_turned_page_whose_mark_looked_square_is_read(reader, tmp_path):
     assert all(r.fields[n].value == truth["fields"][n] for n in ok)
 
 
+def test_a_frame_of_three_marks_is_not_turned_on_a_turned_qr_code(reader, tmp_path):
+    """Our own generator's gubernur photo 425 of `bench scale --seed 20261201` (hurried, a small
+    page): squared a second way, one more L makes a frame of three marks and a completed corner,
+    whose half turn shows the QR's finder patterns (no payload read) and lies on the print at
+    0.16. Read upside down on that before `_qr_found` looked at the code's own turn; now the
+    right way up, every field right."""
+    from sipantau.samples.make import make_one, tps_codes
+
+    t = get_template("c-hasil-kwk-gubernur")
+    seed = 202612011
+    truth = make_one(t, 425, tps_codes(seed, 500)[425], "hurried", seed, 0.05, tmp_path)
+    r = reader.read((tmp_path / truth["photo"]).read_bytes(), "small", t.id)
+    assert r.status != "rejected", r.reasons
+    right = [n for n, v in truth["fields"].items() if r.fields[n].value == v]
+    assert len(right) >= 22, len(right)
+    ok = [n for n, f in r.fields.items() if f.status == "ok"]
+    assert all(r.fields[n].value == truth["fields"][n] for n in ok)
+
+
 def _qr_crop(turn: int | None) -> tuple[np.ndarray, float]:
     """The rendered gubernur form's QR code with a margin, turned by `turn` (cv2.ROTATE_*)."""
     t = get_template("c-hasil-kwk-gubernur")
