@@ -207,6 +207,11 @@ _TURNED_MARK = """
 """
 
 
+def _min_area_rect_only(contour: np.ndarray) -> list[np.ndarray]:
+    """`locate_marks._boxes` as it was: an L squared to its minimum-area rectangle only."""
+    return [cv2.boxPoints(cv2.minAreaRect(contour))]
+
+
 def _turned_mark() -> tuple[np.ndarray, np.ndarray]:
     rows = [[int(c) for c in line] for line in _TURNED_MARK.split()]
     binary = np.zeros((40, 40), np.uint8)
@@ -229,7 +234,7 @@ def test_a_turned_l_mark_is_squared_along_its_arms():
 
 def test_the_minimum_area_rectangle_alone_misses_the_turned_l(monkeypatch):
     """What `_boxes` adds: with the minimum-area rectangle alone, that L is no mark."""
-    monkeypatch.setattr(marks_mod, "_boxes", lambda c: [cv2.boxPoints(cv2.minAreaRect(c))])
+    monkeypatch.setattr(marks_mod, "_boxes", _min_area_rect_only)
     assert _as_mark(*_turned_mark()) is None
 
 
@@ -580,7 +585,7 @@ def test_a_page_no_frame_of_marks_lays_right_is_read_by_the_blank_forms_features
     frame it shares: its QR names it). Every field goes to review or is right; most are right.
     (The walikota photo's marks lay it right once its turned L's are squared a second way, 24 of
     25 fields right: without that, it is the case this test is about.)"""
-    monkeypatch.setattr(marks_mod, "_boxes", lambda c: [cv2.boxPoints(cv2.minAreaRect(c))])
+    monkeypatch.setattr(marks_mod, "_boxes", _min_area_rect_only)
     t = get_template(form)
     data, truth = _eval_truth(t, index, 500, "hurried", seed, tmp_path)
     for chosen in (t.id, None):
@@ -678,12 +683,12 @@ def test_with_no_form_chosen_one_race_of_a_frame_tries_the_blank_forms_features(
 
     # the marks now read this photo (test_a_curled_page_whose_frame_misses_a_mark_is_read):
     # without their second look at its corners, nor its print turning a completed frame, it is
-    # the case this test is about
-    # (nor their L's squared a second way, which find its turned fourth mark at once)
+    # the case this test is about (nor their L's squared a second way, which find its turned
+    # fourth mark at once)
     monkeypatch.setattr(marks, "_marks_snapped", lambda *a: None)
     monkeypatch.setattr(marks, "_ghosts_found", lambda *a: [])
     monkeypatch.setattr(partial, "by_print", lambda *a: None)
-    monkeypatch.setattr(marks, "_boxes", lambda c: [cv2.boxPoints(cv2.minAreaRect(c))])
+    monkeypatch.setattr(marks, "_boxes", _min_area_rect_only)
     calls: list[str] = []
     first = blank.locate_by_blank
 
