@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from sipantau.bench.procs import free_port, wait_http
 from sipantau.review_ui.review_logic import flagged_fields
@@ -49,10 +50,18 @@ def _log_in(page: Any, url: str, username: str, password: str) -> None:
     page.get_by_role("button", name="Masuk").click()
 
 
-def _paslon_metrics(page: Any, race: dict[str, Any]) -> dict[str, int | None]:
+def _shown(page: Any, svc: LiveService) -> str:
+    """What the page shows and what the service logged last: for a failure's message."""
+    return f"the page shows:\n{page.inner_text('body')[:3000]}\n{svc.log_tail(60)}"
+
+
+def _paslon_metrics(page: Any, race: dict[str, Any], svc: LiveService) -> dict[str, int | None]:
     """The dashboard's per-paslon metrics ("Paslon 1": "1.234") for `race`; None for
     "belum ada data" (no TPS verified yet)."""
-    page.get_by_label("Pemilihan").click()
+    try:
+        page.get_by_label("Pemilihan").click()
+    except PlaywrightTimeout as exc:
+        raise AssertionError(f"no race picker on the dashboard; {_shown(page, svc)}") from exc
     page.get_by_role("option", name=race["name"]).click()
     page.get_by_role("button", name="Muat ulang").click()
     page.get_by_text("Suara terverifikasi").wait_for()
@@ -80,7 +89,7 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
     _log_in(boss, svc.ui_url, "pimpinan", svc.demo_password("pimpinan"))
     boss.get_by_role("link", name="Dasbor hasil").click(timeout=30000)
     boss.get_by_role("heading", name="Dasbor hasil hitung cepat").wait_for(timeout=30000)
-    before = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
+    before = {race: _paslon_metrics(boss, races[race], svc) for race in ("gubernur", "walikota")}
     assert all(v is None for race in before.values() for v in race.values()), before  # no data
 
     page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
@@ -101,7 +110,7 @@ def test_reviewer_corrects_and_approves_then_leadership_sees_the_totals(
     print(f"\nreview of a form with one misread field: {len(keys)} keystrokes, {seconds:.2f} s")
     assert len(keys) == 4  # the three digits of 213 and Ctrl+Enter: no click, no Tab
 
-    after = {race: _paslon_metrics(boss, races[race]) for race in ("gubernur", "walikota")}
+    after = {race: _paslon_metrics(boss, races[race], svc) for race in ("gubernur", "walikota")}
     for race, prefix in (("gubernur", "gub"), ("walikota", "wako")):
         grew = {name: after[race][name] - (before[race][name] or 0) for name in before[race]}
         names = races[race]["paslon"]
