@@ -9,10 +9,12 @@ import cv2
 import numpy as np
 
 from sipantau.ocr.errors import PhotoRejected
+from sipantau.ocr.reduce import reduced
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Homography, Page, Quad
 from sipantau.templates.model import Template
 
+QUICK_WINDOW = 13  # px, the one adaptive threshold window of a quick look for ArUco markers
 NOT_FOUND = (
     "form_not_found",
     "formulir tidak ditemukan di foto; foto ulang dengan keempat sudut terlihat",
@@ -84,17 +86,25 @@ def _marker_corners_units(template: Template) -> dict[int, np.ndarray]:
 
 
 @lru_cache(maxsize=8)
-def _aruco_detector(dict_name: str) -> cv2.aruco.ArucoDetector:
+def _aruco_detector(dict_name: str, quick: bool = False) -> cv2.aruco.ArucoDetector:
     params = cv2.aruco.DetectorParameters()
     params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
+    if quick:  # one adaptive threshold window, not three: 5 ms, not 12, on a 1000 px copy
+        params.adaptiveThreshWinSizeMin = params.adaptiveThreshWinSizeMax = QUICK_WINDOW
     dictionary = cv2.aruco.getPredefinedDictionary(getattr(cv2.aruco, dict_name))
     return cv2.aruco.ArucoDetector(dictionary, params)
 
 
+def _any_marker(photo: GrayImage, template: Template) -> bool:
+    """Whether a quick look at the reduced copy shows one of the template's markers."""
+    small, _ = reduced(photo, 1000)
+    _, ids, _ = _aruco_detector(template.locator.aruco_dict, quick=True).detectMarkers(small)
+    return ids is not None and not set(ids.ravel().tolist()).isdisjoint(template.locator.marker_ids)
+
+
 def _detect_at(photo: GrayImage, template: Template, long_side: int) -> dict[int, np.ndarray]:
     detector = _aruco_detector(template.locator.aruco_dict)
-    f = min(1.0, long_side / max(photo.shape))
-    small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA) if f < 1 else photo
+    small, f = reduced(photo, long_side)
     corners, ids, _ = detector.detectMarkers(small)
     found: dict[int, np.ndarray] = {}
     if ids is None:
@@ -121,7 +131,11 @@ def detect_markers(
     photo: GrayImage, template: Template, blind_search: bool = True
 ) -> dict[int, np.ndarray]:
     """Marker id -> its 4 corners in photo pixels: fast on a reduced copy, else full size
-    (when the copy shows none, only with `blind_search`)."""
+    (when the copy shows none, only with `blind_search`). Without `blind_search` a quick look
+    comes first, and only says whether there are markers at all (its corners can differ by a
+    few px): a photo of a form without them costs 5 ms, not 12."""
+    if not blind_search and not _any_marker(photo, template):
+        return {}
     found = _detect_at(photo, template, 1000)
     if len(found) < 4 and max(photo.shape) > 1000 and (found or blind_search):
         more = _detect_at(photo, template, max(photo.shape))

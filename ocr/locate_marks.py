@@ -13,6 +13,7 @@ import numpy as np
 from sipantau.ocr.boxes import print_agreement
 from sipantau.ocr.errors import PhotoRejected
 from sipantau.ocr.locate import NOT_FOUND, make_page
+from sipantau.ocr.reduce import reduced
 from sipantau.ocr.settings import LocateSettings
 from sipantau.ocr.types import GrayImage, Page
 from sipantau.templates.model import Template
@@ -111,8 +112,7 @@ def _as_mark(binary: np.ndarray, contour: np.ndarray) -> Mark | None:
 
 def find_marks(photo: GrayImage, min_page_fraction: float) -> tuple[list[Mark], float]:
     """Candidate L marks on a reduced copy (at most ~1000 px), and that copy's scale factor."""
-    f = min(1.0, 1000 / max(photo.shape))
-    small = cv2.resize(photo, None, fx=f, fy=f, interpolation=cv2.INTER_AREA)
+    small, f = reduced(photo, 1000)
     # solid print is much darker than the paper around it (a dark table is not)
     paper = cv2.dilate(small, np.ones((31, 31), np.uint8))
     binary = cv2.compare(small, cv2.LUT(paper, _PRINT_BELOW), cv2.CMP_LT)
