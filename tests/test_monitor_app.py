@@ -20,6 +20,7 @@ from tests.test_monitor_page import (
     expect_final,
     log_in,
     monitor_of,
+    no_signal,
     queued_in_browser,
     sample,
     submissions,
@@ -117,7 +118,7 @@ def test_no_signal_the_page_opens_and_the_queue_is_sent_once(
     known = {s["id"] for s in submissions(admin, tps, race)}
     reports = len(incidents_of(admin, tps))
 
-    phone.set_offline(True)
+    no_signal(phone)
     page.reload()  # with no signal: the page still opens, from the phone
     expect(page.get_by_test_id("user-name")).to_be_visible()
     choose(page, tps, race)
@@ -138,7 +139,7 @@ def test_no_signal_the_page_opens_and_the_queue_is_sent_once(
     assert {s["id"] for s in submissions(admin, tps, race)} == known
     assert len(incidents_of(admin, tps)) == reports
 
-    phone.set_offline(False)  # back online: both leave the queue, once
+    no_signal(phone, lost=False)  # back online: both leave the queue, once
     page.get_by_test_id("send-now").click()
     expect(page.get_by_test_id("pending")).to_be_hidden(timeout=120_000)
     expect(page.get_by_test_id("incident-status")).to_contain_text("Laporan terkirim")
